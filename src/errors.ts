@@ -1,0 +1,45 @@
+// Typed errors with stable `code` strings. Callers match on `code`, never on message text.
+// Operating errors (bad input, bad bytes on disk, failing disks) are StoreErrors;
+// programmer errors are AssertionErrors (see assert.ts).
+
+export type StoreErrorCode =
+  /** An argument has the wrong type or shape (e.g. body is a number). */
+  | 'E_INVALID_ARGUMENT'
+  /** A configuration key is unknown, or a value has the wrong type or is out of range. */
+  | 'E_CONFIG_INVALID'
+  /** The store directory is locked by another process or another open store. */
+  | 'E_STORE_LOCKED'
+  /** The store directory cannot be created or used (missing parent, not a directory, no permission). */
+  | 'E_STORE_DIR'
+  /** A file on disk is not what the format allows (wrong segment size, gap between segments, bad checkpoint). */
+  | 'E_STORE_CORRUPT'
+  /** A record's bytes fail the record format checks (decodeMessage on bad bytes). */
+  | 'E_RECORD_INVALID'
+  /** A write or fsync failed; the store refuses puts until reopened. The errno is in `errno`/`syscallCode`. */
+  | 'E_STORE_IO'
+  /** The disk is full (ENOSPC) while writing or preallocating. */
+  | 'E_STORE_NO_SPACE'
+  /** The store is closed (or closing). */
+  | 'E_STORE_CLOSED'
+  /** A worker thread died or failed an internal check. */
+  | 'E_WORKER_FAILED';
+
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+  /** The operating system's error code (EIO, ENOSPC, EROFS…) when the error came from a syscall. */
+  readonly syscallCode: string | undefined;
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; syscallCode?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'StoreError';
+    this.code = code;
+    this.syscallCode = options?.syscallCode;
+  }
+}
+
+/** Wraps an error thrown by node:fs into a StoreError that keeps the errno code. */
+export function ioError(what: string, cause: unknown): StoreError {
+  const syscallCode = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const code = syscallCode === 'ENOSPC' ? 'E_STORE_NO_SPACE' : 'E_STORE_IO';
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new StoreError(code, `${what}: ${detail}`, syscallCode === undefined ? { cause } : { cause, syscallCode });
+}
