@@ -1,0 +1,233 @@
+// MessageStoreConfig: RocketMQ's names and defaults, one schema, validated once at open and on
+// every updateConfig. Keys keep RocketMQ's spelling (flushIntervalCommitLog…); internal code
+// converts to names with units at the point of use.
+
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseProperties } from 'dot-properties';
+import { StoreError } from './errors.js';
+import { encodeHostAddress } from './format/host_address.js';
+
+export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
+
+export interface MessageStoreConfig {
+  /** Root directory of the store (RocketMQ default ~/store; required here). */
+  storePathRootDir: string;
+  /** CommitLog directory; default `<storePathRootDir>/commitlog`. */
+  storePathCommitLog: string;
+  /** Bytes per CommitLog segment (1 GiB). Fixed for the life of a store. */
+  mappedFileSizeCommitLog: number;
+  /** SYNC_FLUSH acknowledges after fsync; ASYNC_FLUSH after the write (page cache). */
+  flushDiskType: FlushDiskType;
+  /** ASYNC_FLUSH: ms between flushes (500). */
+  flushIntervalCommitLog: number;
+  /** ASYNC_FLUSH: flush only when at least this many 4 KiB pages are dirty (4). */
+  flushCommitLogLeastPages: number;
+  /** ASYNC_FLUSH: ms after which a flush ignores the page minimum (10000). */
+  flushCommitLogThoroughInterval: number;
+  /** ASYNC_FLUSH: true = flush on a fixed period; false = also flush as soon as a commit lands. */
+  flushCommitLogTimed: boolean;
+  /** Stage writes in memory and commit them to the file periodically (RocketMQ's transient pool). */
+  transientStorePoolEnable: boolean;
+  /** Transient pool: ms between commits (200). */
+  commitIntervalCommitLog: number;
+  /** Transient pool: commit only when at least this many pages are staged (4). */
+  commitCommitLogLeastPages: number;
+  /** Transient pool: ms after which a commit ignores the page minimum (200). */
+  commitCommitLogThoroughInterval: number;
+  /** SYNC_FLUSH: ms a put waits for its fsync before FLUSH_DISK_TIMEOUT (5000). */
+  syncFlushTimeout: number;
+  /** Largest body in bytes (4 MiB); a record may be 64 KiB larger. */
+  maxMessageSize: number;
+  /** CRC-check bodies during recovery (true). */
+  checkCRCOnRecover: boolean;
+  /** ms a send may wait for room in the write ring before OS_PAGE_CACHE_BUSY (1000). */
+  osPageCacheBusyTimeOutMills: number;
+  /** Address written into every record and message id ("127.0.0.1:10911"). */
+  storeHost: string;
+  /**
+   * Zero-fill (and fsync) each new segment ahead of the writer, so fdatasync overwrites
+   * allocated blocks. Default: on for SYNC_FLUSH, off for ASYNC_FLUSH (see BENCHMARKS.md).
+   */
+  warmMapedFileEnable: boolean;
+  /** Pages between fsyncs while zero-filling a segment (4096). */
+  flushLeastPagesWhenWarmMapedFile: number;
+  /** Path of a broker.conf-style properties file read at open (keys as above). */
+  configFile: string;
+}
+
+type Kind = 'string' | 'int' | 'bool' | 'flushDiskType' | 'host';
+
+interface KeySpec {
+  kind: Kind;
+  min?: number;
+  max?: number;
+  /** May change on a live store through updateConfig. */
+  runtime: boolean;
+}
+
+const INT32_MAX = 2147483647;
+const MS_MAX = 24 * 3600 * 1000;
+/** Above this the write ring would need more than 1 GiB of shared memory. */
+export const MAX_MESSAGE_SIZE_LIMIT = 128 * 1024 * 1024;
+
+const SCHEMA: Record<keyof MessageStoreConfig, KeySpec> = {
+  storePathRootDir: { kind: 'string', runtime: false },
+  storePathCommitLog: { kind: 'string', runtime: false },
+  mappedFileSizeCommitLog: { kind: 'int', min: 4096, max: INT32_MAX, runtime: false },
+  flushDiskType: { kind: 'flushDiskType', runtime: false },
+  flushIntervalCommitLog: { kind: 'int', min: 1, max: MS_MAX, runtime: true },
+  flushCommitLogLeastPages: { kind: 'int', min: 0, max: INT32_MAX, runtime: true },
+  flushCommitLogThoroughInterval: { kind: 'int', min: 0, max: MS_MAX, runtime: true },
+  flushCommitLogTimed: { kind: 'bool', runtime: true },
+  transientStorePoolEnable: { kind: 'bool', runtime: false },
+  commitIntervalCommitLog: { kind: 'int', min: 1, max: MS_MAX, runtime: true },
+  commitCommitLogLeastPages: { kind: 'int', min: 0, max: INT32_MAX, runtime: true },
+  commitCommitLogThoroughInterval: { kind: 'int', min: 0, max: MS_MAX, runtime: true },
+  syncFlushTimeout: { kind: 'int', min: 1, max: MS_MAX, runtime: true },
+  maxMessageSize: { kind: 'int', min: 1, max: MAX_MESSAGE_SIZE_LIMIT, runtime: true },
+  checkCRCOnRecover: { kind: 'bool', runtime: false },
+  osPageCacheBusyTimeOutMills: { kind: 'int', min: 0, max: MS_MAX, runtime: true },
+  storeHost: { kind: 'host', runtime: false },
+  warmMapedFileEnable: { kind: 'bool', runtime: false },
+  flushLeastPagesWhenWarmMapedFile: { kind: 'int', min: 1, max: INT32_MAX, runtime: false },
+  configFile: { kind: 'string', runtime: false },
+};
+
+export const RUNTIME_KEYS: ReadonlySet<string> = new Set(
+  Object.entries(SCHEMA).filter(([, spec]) => spec.runtime).map(([key]) => key),
+);
+
+export type MessageStoreOptions = Partial<MessageStoreConfig> & { storePathRootDir: string };
+
+const DEFAULTS: Omit<MessageStoreConfig, 'storePathRootDir' | 'storePathCommitLog' | 'warmMapedFileEnable' | 'configFile'> = {
+  mappedFileSizeCommitLog: 1073741824,
+  flushDiskType: 'ASYNC_FLUSH',
+  flushIntervalCommitLog: 500,
+  flushCommitLogLeastPages: 4,
+  flushCommitLogThoroughInterval: 10000,
+  flushCommitLogTimed: true,
+  transientStorePoolEnable: false,
+  commitIntervalCommitLog: 200,
+  commitCommitLogLeastPages: 4,
+  commitCommitLogThoroughInterval: 200,
+  syncFlushTimeout: 5000,
+  maxMessageSize: 4194304,
+  checkCRCOnRecover: true,
+  osPageCacheBusyTimeOutMills: 1000,
+  storeHost: '127.0.0.1:10911',
+  flushLeastPagesWhenWarmMapedFile: 4096,
+};
+
+function configError(message: string): StoreError {
+  return new StoreError('E_CONFIG_INVALID', message);
+}
+
+/** Checks one value against its key's spec; `fromText` allows string forms (config files). */
+function coerce(key: string, value: unknown, fromText: boolean): unknown {
+  const spec = (SCHEMA as Record<string, KeySpec | undefined>)[key];
+  if (spec === undefined) {
+    throw configError(`unknown configuration key ${JSON.stringify(key)}`);
+  }
+  const shown = JSON.stringify(value);
+  switch (spec.kind) {
+    case 'string':
+      if (typeof value !== 'string' || value.length === 0) {
+        throw configError(`${key} must be a non-empty string, got ${shown}`);
+      }
+      return value;
+    case 'host':
+      if (typeof value !== 'string') throw configError(`${key} must be "ip:port", got ${shown}`);
+      try {
+        encodeHostAddress(value, key);
+      } catch (error) {
+        throw configError((error as Error).message);
+      }
+      return value;
+    case 'flushDiskType':
+      if (value !== 'ASYNC_FLUSH' && value !== 'SYNC_FLUSH') {
+        throw configError(`${key} must be ASYNC_FLUSH or SYNC_FLUSH, got ${shown}`);
+      }
+      return value;
+    case 'bool': {
+      if (typeof value === 'boolean') return value;
+      if (fromText && (value === 'true' || value === 'false')) return value === 'true';
+      throw configError(`${key} must be true or false, got ${shown}`);
+    }
+    case 'int': {
+      let n = value;
+      if (fromText && typeof value === 'string' && /^-?\d+$/.test(value.trim())) n = Number(value.trim());
+      if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
+        throw configError(`${key} must be an integer, got ${shown}`);
+      }
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+        throw configError(`${key} must be in [${spec.min}, ${spec.max}], got ${n}`);
+      }
+      return n;
+    }
+  }
+}
+
+function checkAll(partial: Record<string, unknown>, fromText: boolean): Partial<MessageStoreConfig> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(partial)) {
+    if (value === undefined) continue;
+    out[key] = coerce(key, value, fromText);
+  }
+  return out as Partial<MessageStoreConfig>;
+}
+
+/** Reads a broker.conf-style file: `key=value` lines, `#` comments, Java properties escapes. */
+export async function readConfigFile(file: string): Promise<Partial<MessageStoreConfig>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw configError(`cannot read configFile ${file}: ${(error as Error).message}`);
+  }
+  const flat = parseProperties(text) as Record<string, unknown>;
+  return checkAll(flat, true);
+}
+
+/**
+ * Resolves the effective configuration: defaults, then the config file, then the options
+ * object (which wins). Rejects unknown keys and out-of-range values with E_CONFIG_INVALID.
+ */
+export async function resolveConfig(options: MessageStoreOptions): Promise<MessageStoreConfig> {
+  if (options === null || typeof options !== 'object') {
+    throw configError('MessageStore.open needs an options object with storePathRootDir');
+  }
+  const direct = checkAll(options as Record<string, unknown>, false);
+  const fromFile = direct.configFile === undefined ? {} : await readConfigFile(direct.configFile);
+  const merged = { ...fromFile, ...direct };
+  if (merged.storePathRootDir === undefined) throw configError('storePathRootDir is required');
+  const root = path.resolve(merged.storePathRootDir);
+  const flushDiskType = merged.flushDiskType ?? DEFAULTS.flushDiskType;
+  return {
+    ...DEFAULTS,
+    ...merged,
+    storePathRootDir: root,
+    storePathCommitLog: path.resolve(root, merged.storePathCommitLog ?? 'commitlog'),
+    warmMapedFileEnable: merged.warmMapedFileEnable ?? flushDiskType === 'SYNC_FLUSH',
+    configFile: merged.configFile ?? '',
+  } as MessageStoreConfig;
+}
+
+/** Validates an updateConfig() partial: known, runtime-tunable keys with valid values. */
+export function checkRuntimeUpdate(partial: Record<string, unknown>): Partial<MessageStoreConfig> {
+  if (partial === null || typeof partial !== 'object') {
+    throw configError('updateConfig needs an object of configuration keys');
+  }
+  const checked = checkAll(partial, false);
+  for (const key of Object.keys(checked)) {
+    if (!RUNTIME_KEYS.has(key)) {
+      throw configError(`${key} cannot change on an open store; close and reopen with the new value`);
+    }
+  }
+  return checked;
+}
+
+/** Largest record the current limits allow: a body of maxMessageSize plus RocketMQ's 64 KiB. */
+export function recordBytesMax(maxMessageSize: number): number {
+  return maxMessageSize + 64 * 1024;
+}

@@ -1,0 +1,459 @@
+// CommitLog record codec: RocketMQ's message record, big-endian. See ./commit_log_record.md.
+//
+//   segment := record* blank? zero-fill
+//   record  := TOTALSIZE MAGIC BODYCRC QUEUEID FLAG QUEUEOFFSET PHYSICALOFFSET SYSFLAG
+//              BORNTIMESTAMP BORNHOST STORETIMESTAMP STOREHOST RECONSUMETIMES
+//              PREPAREDTRANSACTIONOFFSET BODYLEN BODY TOPICLEN TOPIC PROPLEN PROPERTIES
+//   blank   := TOTALSIZE(= bytes left in the segment) BLANK_MAGIC
+//
+// Pure functions only: no I/O. The hot path (writeRecord) takes pre-encoded byte parts so the
+// main thread encodes each topic and host once.
+
+import { crc32 } from 'node:zlib';
+import { assert } from '../assert.js';
+import { StoreError } from '../errors.js';
+import { decodeHostAddress, encodeHostAddress, IPV4_HOST_BYTES, IPV6_HOST_BYTES } from './host_address.js';
+
+// Magic codes: embedded on disk — never renumber.
+export const MAGIC_V1 = 0xdaa320a7 | 0; // -626843481
+export const MAGIC_V2 = 0xdaa320ab | 0; // -626843477
+export const MAGIC_BLANK = 0xcbd43194 | 0; // -875286124
+
+/** A segment always keeps room for an 8-byte BLANK header after its last record. */
+export const BLANK_RECORD_BYTES = 8;
+
+// Field positions that do not depend on the host address sizes.
+export const POS_TOTALSIZE = 0;
+export const POS_MAGIC = 4;
+export const POS_BODYCRC = 8;
+export const POS_QUEUEID = 12;
+export const POS_FLAG = 16;
+export const POS_QUEUEOFFSET = 20;
+export const POS_PHYSICALOFFSET = 28;
+export const POS_SYSFLAG = 36;
+export const POS_BORNTIMESTAMP = 40;
+export const POS_BORNHOST = 48;
+
+/** Bytes of a v1 record with IPv4 hosts and empty body, topic and properties. */
+export const RECORD_FIXED_BYTES = 91;
+export const PROPERTIES_BYTES_MAX = 32767;
+export const TOPIC_V1_BYTES_MAX = 127;
+export const TOPIC_V2_BYTES_MAX = 32767;
+/** RocketMQ allows the record to exceed maxMessageSize (a body limit) by this much. */
+export const RECORD_OVERHEAD_ALLOWANCE_BYTES = 64 * 1024;
+
+// SYSFLAG bits (MessageSysFlag): embedded on disk — never renumber.
+export const SYSFLAG_COMPRESSED = 0x1;
+export const SYSFLAG_MULTI_TAGS = 0x2;
+export const SYSFLAG_TRANSACTION_MASK = 0xc;
+export const SYSFLAG_TRANSACTION_NOT = 0x0;
+export const SYSFLAG_TRANSACTION_PREPARED = 0x4;
+export const SYSFLAG_TRANSACTION_COMMIT = 0x8;
+export const SYSFLAG_TRANSACTION_ROLLBACK = 0xc;
+export const SYSFLAG_BORNHOST_V6 = 0x10;
+export const SYSFLAG_STOREHOST_V6 = 0x20;
+
+// Property separators and names (MessageConst).
+export const NAME_VALUE_SEPARATOR = '\u0001';
+export const PROPERTY_SEPARATOR = '\u0002';
+export const PROPERTY_KEYS = 'KEYS';
+export const PROPERTY_TAGS = 'TAGS';
+export const PROPERTY_WAIT = 'WAIT';
+export const PROPERTY_UNIQ_KEY = 'UNIQ_KEY';
+
+const TWO_POW_32 = 4294967296;
+
+// Load-time layout checks (the 91-byte overhead is the sum of the fixed fields).
+assert(4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4 + 1 + 2 === RECORD_FIXED_BYTES);
+assert(POS_BORNHOST === POS_BORNTIMESTAMP + 8);
+
+/** A decoded record (RocketMQ MessageExt). */
+export interface MessageExt {
+  topic: string;
+  queueId: number;
+  flag: number;
+  queueOffset: number;
+  commitLogOffset: number;
+  storeSize: number;
+  sysFlag: number;
+  bornTimestamp: number;
+  bornHost: string;
+  storeTimestamp: number;
+  storeHost: string;
+  reconsumeTimes: number;
+  preparedTransactionOffset: number;
+  bodyCRC: number;
+  body: Buffer;
+  properties: Record<string, string>;
+  tags: string | undefined;
+  keys: string[];
+  msgId: string;
+}
+
+/** The pre-encoded parts of one record; writeRecord lays them out. */
+export interface RecordParts {
+  queueId: number;
+  flag: number;
+  queueOffset: number;
+  physicalOffset: number;
+  /** Without the host-v6 bits: writeRecord sets them from the host sizes. */
+  sysFlag: number;
+  bornTimestamp: number;
+  bornHost: Uint8Array;
+  storeTimestamp: number;
+  storeHost: Uint8Array;
+  reconsumeTimes: number;
+  preparedTransactionOffset: number;
+  body: Uint8Array;
+  bodyCrc: number;
+  topic: Uint8Array;
+  properties: Uint8Array;
+}
+
+/** Masked CRC32 of a body, as RocketMQ stores it (always ≥ 0). */
+export function bodyCrc32(body: Uint8Array): number {
+  return crc32(body) & 0x7fffffff;
+}
+
+export function topicLengthBytes(topicBytes: number): 1 | 2 {
+  return topicBytes > TOPIC_V1_BYTES_MAX ? 2 : 1;
+}
+
+/** Total record size for the given part sizes. */
+export function recordSizeBytes(
+  bodyBytes: number,
+  topicBytes: number,
+  propertiesBytes: number,
+  bornHostBytes: number,
+  storeHostBytes: number,
+): number {
+  return (
+    RECORD_FIXED_BYTES - 1 + topicLengthBytes(topicBytes) +
+    (bornHostBytes - IPV4_HOST_BYTES) + (storeHostBytes - IPV4_HOST_BYTES) +
+    bodyBytes + topicBytes + propertiesBytes
+  );
+}
+
+export function partsSizeBytes(parts: RecordParts): number {
+  return recordSizeBytes(
+    parts.body.length, parts.topic.length, parts.properties.length,
+    parts.bornHost.length, parts.storeHost.length,
+  );
+}
+
+/**
+ * Writes one record at `position` of `target` and returns its size. `target` must have room.
+ * The caller has validated sizes (topic ≤ 32767 bytes, properties ≤ 32767 bytes).
+ */
+export function writeRecord(target: Buffer, position: number, parts: RecordParts): number {
+  const topicBytes = parts.topic.length;
+  const sizeBytes = partsSizeBytes(parts);
+  assert(position + sizeBytes <= target.length, 'record does not fit the target buffer');
+  const v2 = topicBytes > TOPIC_V1_BYTES_MAX;
+  let sysFlag = parts.sysFlag & ~(SYSFLAG_BORNHOST_V6 | SYSFLAG_STOREHOST_V6);
+  if (parts.bornHost.length === IPV6_HOST_BYTES) sysFlag |= SYSFLAG_BORNHOST_V6;
+  if (parts.storeHost.length === IPV6_HOST_BYTES) sysFlag |= SYSFLAG_STOREHOST_V6;
+  let p = position;
+  target.writeInt32BE(sizeBytes, p);
+  target.writeInt32BE(v2 ? MAGIC_V2 : MAGIC_V1, p + 4);
+  target.writeInt32BE(parts.bodyCrc, p + 8);
+  target.writeInt32BE(parts.queueId, p + 12);
+  target.writeInt32BE(parts.flag, p + 16);
+  writeInt64(target, p + 20, parts.queueOffset);
+  writeInt64(target, p + 28, parts.physicalOffset);
+  target.writeInt32BE(sysFlag, p + 36);
+  writeInt64(target, p + 40, parts.bornTimestamp);
+  target.set(parts.bornHost, p + 48);
+  p += 48 + parts.bornHost.length;
+  writeInt64(target, p, parts.storeTimestamp);
+  target.set(parts.storeHost, p + 8);
+  p += 8 + parts.storeHost.length;
+  target.writeInt32BE(parts.reconsumeTimes, p);
+  writeInt64(target, p + 4, parts.preparedTransactionOffset);
+  target.writeInt32BE(parts.body.length, p + 12);
+  p += 16;
+  target.set(parts.body, p);
+  p += parts.body.length;
+  if (v2) {
+    target.writeInt16BE(topicBytes, p);
+    p += 2;
+  } else {
+    target.writeInt8(topicBytes, p);
+    p += 1;
+  }
+  target.set(parts.topic, p);
+  p += topicBytes;
+  target.writeInt16BE(parts.properties.length, p);
+  target.set(parts.properties, p + 2);
+  p += 2 + parts.properties.length;
+  assert(p - position === sizeBytes, 'record layout and size disagree');
+  return sizeBytes;
+}
+
+/** Writes the 8-byte BLANK header that closes a segment with `bytesLeft` unused bytes. */
+export function writeBlankRecord(target: Buffer, position: number, bytesLeft: number): void {
+  assert(bytesLeft >= BLANK_RECORD_BYTES, 'a blank record needs 8 bytes');
+  target.writeInt32BE(bytesLeft, position);
+  target.writeInt32BE(MAGIC_BLANK, position + 4);
+}
+
+/** Big-endian signed 64-bit write of a safe integer without BigInt. */
+export function writeInt64(target: Buffer, position: number, value: number): void {
+  const high = Math.floor(value / TWO_POW_32);
+  target.writeInt32BE(high | 0, position);
+  target.writeUInt32BE(value - high * TWO_POW_32, position + 4);
+}
+
+/** Big-endian signed 64-bit read as a number (exact below 2^53). */
+export function readInt64(source: Buffer, position: number): number {
+  return source.readInt32BE(position) * TWO_POW_32 + source.readUInt32BE(position + 4);
+}
+
+/** Serialises properties as RocketMQ does: name\u0001value\u0002 per pair. */
+export function propertiesToString(properties: Record<string, string>): string {
+  let out = '';
+  for (const name in properties) {
+    const value = properties[name];
+    if (value === undefined || value === null) continue;
+    out += name + NAME_VALUE_SEPARATOR + value + PROPERTY_SEPARATOR;
+  }
+  return out;
+}
+
+/** Parses RocketMQ's properties string; fragments without a name or value are skipped. */
+export function stringToProperties(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (text.length === 0) return out;
+  for (const fragment of text.split(PROPERTY_SEPARATOR)) {
+    if (fragment.length < 3) continue;
+    const split = fragment.indexOf(NAME_VALUE_SEPARATOR);
+    if (split <= 0 || split === fragment.length - 1) continue;
+    out[fragment.slice(0, split)] = fragment.slice(split + 1);
+  }
+  return out;
+}
+
+/** RocketMQ's offset message id: store host bytes + 8-byte physical offset, upper-case hex. */
+export function offsetMsgId(storeHost: Uint8Array, physicalOffset: number): string {
+  const id = Buffer.allocUnsafe(storeHost.length + 8);
+  id.set(storeHost, 0);
+  writeInt64(id, storeHost.length, physicalOffset);
+  return id.toString('hex').toUpperCase();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public codec: encodeMessage / decodeMessage / decodeMessages.
+
+export interface EncodeMessageInput {
+  topic: string;
+  queueId: number;
+  body: Uint8Array | string;
+  flag?: number;
+  sysFlag?: number;
+  queueOffset: number;
+  commitLogOffset: number;
+  bornTimestamp?: number;
+  bornHost?: string;
+  storeTimestamp: number;
+  storeHost: string;
+  reconsumeTimes?: number;
+  preparedTransactionOffset?: number;
+  tags?: string;
+  keys?: string | string[];
+  properties?: Record<string, string>;
+}
+
+/** Builds the stored properties: the given map, then TAGS and KEYS (which win over the map). */
+export function buildPropertiesString(
+  tags: string | undefined,
+  keys: string | readonly string[] | undefined,
+  properties: Record<string, string> | undefined,
+): string {
+  let out = '';
+  if (properties !== undefined) {
+    for (const name in properties) {
+      if (name === PROPERTY_TAGS && tags !== undefined) continue;
+      if (name === PROPERTY_KEYS && keys !== undefined) continue;
+      if (name === PROPERTY_WAIT) continue;
+      const value = properties[name];
+      if (value === undefined) continue;
+      out += name + NAME_VALUE_SEPARATOR + value + PROPERTY_SEPARATOR;
+    }
+  }
+  if (tags !== undefined) out += PROPERTY_TAGS + NAME_VALUE_SEPARATOR + tags + PROPERTY_SEPARATOR;
+  if (keys !== undefined) {
+    const joined = typeof keys === 'string' ? keys : keys.join(' ');
+    out += PROPERTY_KEYS + NAME_VALUE_SEPARATOR + joined + PROPERTY_SEPARATOR;
+  }
+  return out;
+}
+
+/** Encodes one complete record (for tools and tests; the store uses writeRecord directly). */
+export function encodeMessage(msg: EncodeMessageInput): Buffer {
+  const body = typeof msg.body === 'string' ? Buffer.from(msg.body, 'utf8') : msg.body;
+  const storeHost = encodeHostAddress(msg.storeHost, 'storeHost');
+  const bornHost = msg.bornHost === undefined ? storeHost : encodeHostAddress(msg.bornHost, 'bornHost');
+  const topic = Buffer.from(msg.topic, 'utf8');
+  const properties = Buffer.from(buildPropertiesString(msg.tags, msg.keys, msg.properties), 'utf8');
+  if (topic.length === 0 || topic.length > TOPIC_V2_BYTES_MAX) {
+    throw new StoreError('E_INVALID_ARGUMENT', `topic must be 1..${TOPIC_V2_BYTES_MAX} UTF-8 bytes`);
+  }
+  if (properties.length > PROPERTIES_BYTES_MAX) {
+    throw new StoreError('E_INVALID_ARGUMENT', `properties exceed ${PROPERTIES_BYTES_MAX} bytes`);
+  }
+  const parts: RecordParts = {
+    queueId: msg.queueId,
+    flag: msg.flag ?? 0,
+    queueOffset: msg.queueOffset,
+    physicalOffset: msg.commitLogOffset,
+    sysFlag: msg.sysFlag ?? 0,
+    bornTimestamp: msg.bornTimestamp ?? msg.storeTimestamp,
+    bornHost,
+    storeTimestamp: msg.storeTimestamp,
+    storeHost,
+    reconsumeTimes: msg.reconsumeTimes ?? 0,
+    preparedTransactionOffset: msg.preparedTransactionOffset ?? 0,
+    body,
+    bodyCrc: bodyCrc32(body),
+    topic,
+    properties,
+  };
+  const out = Buffer.alloc(partsSizeBytes(parts));
+  writeRecord(out, 0, parts);
+  return out;
+}
+
+function invalid(position: number, reason: string): StoreError {
+  return new StoreError('E_RECORD_INVALID', `invalid record at byte ${position}: ${reason}`);
+}
+
+/**
+ * Why the bytes at `position` are not one well-formed record, or null if they are.
+ * `available` bounds the bytes that may be read. Checks magic, every length, the total size
+ * against the field sizes and (when `verifyCrc`) the body CRC. BLANK records are not records.
+ */
+export function recordInvalidReason(
+  buf: Buffer,
+  position: number,
+  available: number,
+  verifyCrc: boolean,
+): string | null {
+  if (available < 8) return 'fewer than 8 bytes';
+  const totalSize = buf.readInt32BE(position);
+  const magic = buf.readInt32BE(position + 4);
+  if (magic !== MAGIC_V1 && magic !== MAGIC_V2) return `bad magic 0x${(magic >>> 0).toString(16)}`;
+  if (totalSize < RECORD_FIXED_BYTES) return `total size ${totalSize} below the minimum`;
+  if (totalSize > available) return `total size ${totalSize} exceeds the ${available} bytes available`;
+  const sysFlag = buf.readInt32BE(position + POS_SYSFLAG);
+  const bornHostBytes = sysFlag & SYSFLAG_BORNHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
+  const storeHostBytes = sysFlag & SYSFLAG_STOREHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
+  const bodyLenPos = position + POS_BORNHOST + bornHostBytes + 8 + storeHostBytes + 12;
+  const end = position + totalSize;
+  if (bodyLenPos + 4 > end) return 'body length beyond the record';
+  const bodyBytes = buf.readInt32BE(bodyLenPos);
+  if (bodyBytes < 0 || bodyLenPos + 4 + bodyBytes > end) return `body length ${bodyBytes} out of range`;
+  const topicLenPos = bodyLenPos + 4 + bodyBytes;
+  const topicLenBytes = magic === MAGIC_V2 ? 2 : 1;
+  if (topicLenPos + topicLenBytes > end) return 'topic length beyond the record';
+  const topicBytes = topicLenBytes === 2 ? buf.readInt16BE(topicLenPos) : buf.readInt8(topicLenPos);
+  if (topicBytes < 0 || topicLenPos + topicLenBytes + topicBytes + 2 > end) {
+    return `topic length ${topicBytes} out of range`;
+  }
+  const propsLenPos = topicLenPos + topicLenBytes + topicBytes;
+  const propsBytes = buf.readInt16BE(propsLenPos);
+  if (propsBytes < 0) return `properties length ${propsBytes} out of range`;
+  if (propsLenPos + 2 + propsBytes !== end) {
+    return `total size ${totalSize} disagrees with the field lengths (${propsLenPos + 2 + propsBytes - position})`;
+  }
+  if (verifyCrc) {
+    const stored = buf.readInt32BE(position + POS_BODYCRC);
+    const actual = bodyCrc32(buf.subarray(bodyLenPos + 4, bodyLenPos + 4 + bodyBytes));
+    if (stored !== actual) return `body CRC ${stored} does not match ${actual}`;
+  }
+  return null;
+}
+
+/**
+ * Decodes the record at `offset`. Throws StoreError E_RECORD_INVALID if the bytes are not a
+ * well-formed record (including a body CRC mismatch unless `verifyCrc` is false).
+ */
+export function decodeMessage(buf: Buffer | Uint8Array, offset = 0, verifyCrc = true): MessageExt {
+  const view = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > view.length) {
+    throw invalid(offset, 'offset outside the buffer');
+  }
+  const reason = recordInvalidReason(view, offset, view.length - offset, verifyCrc);
+  if (reason !== null) throw invalid(offset, reason);
+  return decodeValidRecord(view, offset);
+}
+
+function decodeValidRecord(buf: Buffer, position: number): MessageExt {
+  const magic = buf.readInt32BE(position + POS_MAGIC);
+  const sysFlag = buf.readInt32BE(position + POS_SYSFLAG);
+  const bornV6 = (sysFlag & SYSFLAG_BORNHOST_V6) !== 0;
+  const storeV6 = (sysFlag & SYSFLAG_STOREHOST_V6) !== 0;
+  let p = position + POS_BORNHOST;
+  const bornHost = decodeHostAddress(buf, p, bornV6);
+  p += bornV6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
+  const storeTimestamp = readInt64(buf, p);
+  p += 8;
+  const storeHostStart = p;
+  const storeHost = decodeHostAddress(buf, p, storeV6);
+  p += storeV6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
+  const storeHostBytes = buf.subarray(storeHostStart, p);
+  const reconsumeTimes = buf.readInt32BE(p);
+  const preparedTransactionOffset = readInt64(buf, p + 4);
+  const bodyBytes = buf.readInt32BE(p + 12);
+  p += 16;
+  const body = Buffer.from(buf.subarray(p, p + bodyBytes));
+  p += bodyBytes;
+  const topicBytes = magic === MAGIC_V2 ? buf.readInt16BE(p) : buf.readInt8(p);
+  p += magic === MAGIC_V2 ? 2 : 1;
+  const topic = buf.toString('utf8', p, p + topicBytes);
+  p += topicBytes;
+  const propsBytes = buf.readInt16BE(p);
+  const properties = stringToProperties(buf.toString('utf8', p + 2, p + 2 + propsBytes));
+  const commitLogOffset = readInt64(buf, position + POS_PHYSICALOFFSET);
+  const keysText = properties[PROPERTY_KEYS];
+  return {
+    topic,
+    queueId: buf.readInt32BE(position + POS_QUEUEID),
+    flag: buf.readInt32BE(position + POS_FLAG),
+    queueOffset: readInt64(buf, position + POS_QUEUEOFFSET),
+    commitLogOffset,
+    storeSize: buf.readInt32BE(position + POS_TOTALSIZE),
+    sysFlag,
+    bornTimestamp: readInt64(buf, position + POS_BORNTIMESTAMP),
+    bornHost,
+    storeTimestamp,
+    storeHost,
+    reconsumeTimes,
+    preparedTransactionOffset,
+    bodyCRC: buf.readInt32BE(position + POS_BODYCRC),
+    body,
+    properties,
+    tags: properties[PROPERTY_TAGS],
+    keys: keysText === undefined ? [] : keysText.split(' ').filter((k) => k.length > 0),
+    msgId: offsetMsgId(storeHostBytes, commitLogOffset),
+  };
+}
+
+/**
+ * Decodes consecutive records from the start of `buf`, stopping at a BLANK record, at zero
+ * bytes (a preallocated tail) or at the end of the buffer. Throws E_RECORD_INVALID on a
+ * malformed record.
+ */
+export function decodeMessages(buf: Buffer | Uint8Array, verifyCrc = true): MessageExt[] {
+  const view = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out: MessageExt[] = [];
+  let position = 0;
+  while (view.length - position >= 8) {
+    const totalSize = view.readInt32BE(position);
+    const magic = view.readInt32BE(position + 4);
+    if (magic === MAGIC_BLANK) break;
+    if (totalSize === 0 && magic === 0) break;
+    out.push(decodeMessage(view, position, verifyCrc));
+    position += totalSize;
+  }
+  return out;
+}
