@@ -1,0 +1,17 @@
+// The public API of mqstore. No logic here.
+
+export { MessageStore, type MessageStoreInternals } from './message_store.js';
+export type { MessageStoreConfig, MessageStoreOptions, FlushDiskType } from './config.js';
+export { PutMessageStatus, type PutMessageResult, type AppendMessageResult } from './status.js';
+export { StoreError, type StoreErrorCode } from './errors.js';
+export type { MessageInput, BatchInput } from './put_request.js';
+export {
+  encodeMessage,
+  decodeMessage,
+  decodeMessages,
+  type MessageExt,
+  type EncodeMessageInput,
+} from './format/commit_log_record.js';
+export type { RecoverySummary } from './shared/messages.js';
+export type { RecoveryEvent } from './recovery/recovery.js';
+export type { Storage, StorageFile, StorageSpec } from './io/storage.js';

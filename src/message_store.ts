@@ -1,0 +1,596 @@
+// MessageStore: the main-thread facade. It validates sends, acts as the sequencer (assigns queue
+// offsets and physical offsets, closes segments with BLANK records), copies record bytes into the
+// write ring, and resolves each put when the writer worker reports that its bytes are written
+// (ASYNC_FLUSH) or fsynced (SYNC_FLUSH). It never blocks its event loop: a full ring parks sends
+// in a FIFO until the writer frees space or osPageCacheBusyTimeOutMills passes.
+//
+//   putMessage ─► PutPreparer ─► sequence() ─► ring ─► writer worker ─► PROGRESS ─► resolve
+//                 (validate)     (offsets)      (SAB)   (pwritev/fsync)
+
+import { stat, mkdir, open as openFile, realpath, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { assert, assertNever } from './assert.js';
+import {
+  checkRuntimeUpdate,
+  type MessageStoreConfig,
+  type MessageStoreOptions,
+  recordBytesMax,
+  resolveConfig,
+} from './config.js';
+import { StoreError, type StoreErrorCode } from './errors.js';
+import {
+  BLANK_RECORD_BYTES,
+  decodeMessage,
+  type MessageExt,
+  offsetMsgId,
+  RECORD_FIXED_BYTES,
+  writeBlankRecord,
+  writeRecord,
+} from './format/commit_log_record.js';
+import { encodeHostAddress } from './format/host_address.js';
+import { segmentName } from './format/segment_name.js';
+import { Fifo } from './fifo.js';
+import type { StorageSpec } from './io/storage.js';
+import { type BatchInput, type MessageInput, type PreparedPut, PutPreparer } from './put_request.js';
+import type { QueueOffsetEntry } from './recovery/queue_offset_table.js';
+import type { MainToWriter, RecoverySummary, SerializedError, WriterInit, WriterToMain } from './shared/messages.js';
+import { ringCreate } from './shared/ring_layout.js';
+import { RingProducer } from './shared/ring_producer.js';
+import { failedResult, PutMessageStatus, type PutMessageResult } from './status.js';
+import { StoreLock } from './store_lock.js';
+import type { WriterProgress } from './writer/group_commit.js';
+
+/** Internal options, for tests and tools: a fault-injecting storage for the writer worker. */
+export interface MessageStoreInternals {
+  storage?: StorageSpec;
+}
+
+const RING_CAPACITY_BYTES_MIN = 16 * 1024 * 1024;
+const RING_CAPACITY_BYTES_MAX = 1024 * 1024 * 1024;
+
+interface PendingPut {
+  endPhysicalOffset: number;
+  result: PutMessageResult;
+  resolve: (result: PutMessageResult) => void;
+  /** performance.now() deadline for FLUSH_DISK_TIMEOUT (SYNC_FLUSH waits only). */
+  deadlineMs: number;
+}
+
+interface ParkedPut {
+  prepared: PreparedPut;
+  resolve: (result: PutMessageResult) => void;
+  deadlineMs: number;
+}
+
+interface Request {
+  resolve: () => void;
+  reject: (error: StoreError) => void;
+}
+
+type State = 'open' | 'closing' | 'closed' | 'failed';
+type WriterRequest = MainToWriter extends infer T ? (T extends unknown ? Omit<T, 'requestId'> : never) : never;
+
+function ringCapacityFor(maxMessageSize: number): number {
+  let capacity = RING_CAPACITY_BYTES_MIN;
+  while (capacity < 4 * recordBytesMax(maxMessageSize) && capacity < RING_CAPACITY_BYTES_MAX) capacity *= 2;
+  return capacity;
+}
+
+function errorFrom(serialized: SerializedError): StoreError {
+  const options = serialized.syscallCode === undefined ? undefined : { syscallCode: serialized.syscallCode };
+  return new StoreError(serialized.code as StoreErrorCode, serialized.message, options);
+}
+
+export class MessageStore {
+  private config: MessageStoreConfig;
+  private readonly worker: Worker;
+  private readonly ring: RingProducer;
+  private readonly lock: StoreLock;
+  private readonly preparer: PutPreparer;
+  private readonly storeHostBytes: Uint8Array;
+  private readonly segmentSizeBytes: number;
+  private readonly recovery: RecoverySummary;
+  private readonly queueOffsets = new Map<string, Map<number, number>>();
+  private scratch: Buffer;
+  private nextPhysicalOffset: number;
+  private minPhysicalOffset: number;
+  private progress: WriterProgress;
+  private readonly pendingWrite = new Fifo<PendingPut>();
+  private readonly pendingFlush = new Fifo<PendingPut>();
+  private readonly parked = new Fifo<ParkedPut>();
+  private readonly requests = new Map<number, Request>();
+  private nextRequestId = 1;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private parkTimer: NodeJS.Timeout | null = null;
+  private state: State = 'open';
+  private failure: StoreError | null = null;
+  private closing: Promise<void> | null = null;
+  private readonly readFiles = new Map<number, Promise<FileHandle>>();
+  private workerRefed = true;
+
+  private constructor(config: MessageStoreConfig, worker: Worker, ringSab: SharedArrayBuffer, lock: StoreLock, recovery: RecoverySummary) {
+    this.config = config;
+    this.worker = worker;
+    this.ring = new RingProducer(ringSab);
+    this.lock = lock;
+    this.recovery = recovery;
+    this.segmentSizeBytes = config.mappedFileSizeCommitLog;
+    this.storeHostBytes = encodeHostAddress(config.storeHost, 'storeHost');
+    this.preparer = new PutPreparer({
+      maxMessageSize: config.maxMessageSize,
+      segmentSizeBytes: this.segmentSizeBytes,
+      storeHost: this.storeHostBytes,
+    });
+    this.scratch = Buffer.allocUnsafe(recordBytesMax(config.maxMessageSize) + 64);
+    this.nextPhysicalOffset = recovery.endPhysicalOffset;
+    this.minPhysicalOffset = recovery.minPhysicalOffset;
+    const end = recovery.endPhysicalOffset;
+    this.progress = { acceptedWhere: end, wroteWhere: end, flushedWhere: end, pagecacheRtMs: 0, fsyncCount: 0 };
+    for (const [topic, queueId, next] of recovery.queueOffsets) this.queueTable(topic).set(queueId, next);
+    worker.on('message', (message: WriterToMain) => this.onWriterMessage(message));
+    worker.on('error', (error) => this.fence(new StoreError('E_WORKER_FAILED', `writer worker failed: ${error.message}`, { cause: error })));
+    worker.on('exit', (code) => {
+      if (this.state !== 'closed') this.fence(new StoreError('E_WORKER_FAILED', `writer worker exited with code ${code}`));
+    });
+    this.updateRef();
+  }
+
+  /**
+   * Opens (creating if needed) the store at `storePathRootDir`, recovers it, and starts the
+   * writer worker. Rejects with E_CONFIG_INVALID, E_STORE_DIR, E_STORE_LOCKED, E_STORE_CORRUPT
+   * or E_STORE_IO.
+   */
+  static async open(options: MessageStoreOptions, internals: MessageStoreInternals = {}): Promise<MessageStore> {
+    const config = await resolveConfig(options);
+    const root = await prepareRootDir(config.storePathRootDir);
+    const lock = await StoreLock.acquire(root);
+    try {
+      const ringSab = ringCreate(ringCapacityFor(config.maxMessageSize));
+      const init: WriterInit = { config, ringSab, storage: internals.storage };
+      const worker = new Worker(new URL('./writer/writer_worker.js', import.meta.url), { workerData: init });
+      const recovery = await waitForReady(worker);
+      const store = new MessageStore(config, worker, ringSab, lock, recovery);
+      store.reportRecovery();
+      return store;
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Sends
+
+  putMessage(msg: MessageInput): Promise<PutMessageResult> {
+    return this.put(msg, false);
+  }
+
+  putMessages(batch: BatchInput): Promise<PutMessageResult> {
+    return this.put(batch, true);
+  }
+
+  private put(input: MessageInput | BatchInput, batch: boolean): Promise<PutMessageResult> {
+    if (this.state !== 'open') return Promise.resolve(this.unavailable());
+    let prepared: PreparedPut | PutMessageStatus;
+    try {
+      prepared = batch ? this.preparer.prepareBatch(input as BatchInput) : this.preparer.prepareMessage(input as MessageInput);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (typeof prepared === 'string') return Promise.resolve(failedResult(prepared));
+    const sequenced = prepared;
+    return new Promise((resolve) => {
+      if (this.parked.length === 0 && this.hasRoomFor(sequenced)) {
+        this.sequence(sequenced, resolve);
+      } else {
+        this.parked.push({ prepared: sequenced, resolve, deadlineMs: performance.now() + this.config.osPageCacheBusyTimeOutMills });
+        this.armParkTimer();
+      }
+      this.updateRef();
+    });
+  }
+
+  private hasRoomFor(prepared: PreparedPut): boolean {
+    return this.ring.freeBytes() >= prepared.sizeBytes + BLANK_RECORD_BYTES;
+  }
+
+  /**
+   * The sequencer: closes the segment with a BLANK when the put does not fit, stamps queue and
+   * physical offsets and the store time, copies the records into the ring and publishes them.
+   */
+  private sequence(prepared: PreparedPut, resolve: (result: PutMessageResult) => void): void {
+    let physical = this.nextPhysicalOffset;
+    const segmentEnd = physical - (physical % this.segmentSizeBytes) + this.segmentSizeBytes;
+    if (physical + prepared.sizeBytes + BLANK_RECORD_BYTES > segmentEnd) {
+      const blank = this.stage(BLANK_RECORD_BYTES);
+      writeBlankRecord(this.scratch, blank, segmentEnd - physical);
+      this.ring.write(this.scratch.subarray(blank, blank + BLANK_RECORD_BYTES));
+      physical = segmentEnd;
+    }
+    if (this.minPhysicalOffset < 0) this.minPhysicalOffset = physical - (physical % this.segmentSizeBytes);
+    const queues = this.queueTable(prepared.topic);
+    const firstQueueOffset = prepared.takesOffsets ? queues.get(prepared.queueId) ?? 0 : 0;
+    const storeTimestamp = Date.now();
+    const start = this.stage(prepared.sizeBytes);
+    let position = start;
+    let msgId = '';
+    for (let i = 0; i < prepared.records.length; i++) {
+      const parts = prepared.records[i]!;
+      parts.queueOffset = prepared.takesOffsets ? firstQueueOffset + i : 0;
+      parts.physicalOffset = physical + (position - start);
+      parts.storeTimestamp = storeTimestamp;
+      msgId += (i === 0 ? '' : ',') + offsetMsgId(this.storeHostBytes, parts.physicalOffset);
+      position += writeRecord(this.scratch, position, parts);
+    }
+    assert(position - start === prepared.sizeBytes, 'prepared size matches the encoded records');
+    this.ring.write(this.scratch.subarray(start, position));
+    this.ring.publish();
+    if (prepared.takesOffsets) queues.set(prepared.queueId, firstQueueOffset + prepared.records.length);
+    this.nextPhysicalOffset = physical + prepared.sizeBytes;
+    const result: PutMessageResult = {
+      putMessageStatus: PutMessageStatus.PUT_OK,
+      appendMessageResult: {
+        wroteOffset: physical,
+        wroteBytes: prepared.sizeBytes,
+        msgId,
+        storeTimestamp,
+        logicsOffset: firstQueueOffset,
+        msgNum: prepared.records.length,
+        pagecacheRT: 0,
+      },
+      ok: true,
+    };
+    const waitFlush = this.config.flushDiskType === 'SYNC_FLUSH' && prepared.waitFlush;
+    const deadlineMs = waitFlush ? performance.now() + this.config.syncFlushTimeout : 0;
+    const pending: PendingPut = { endPhysicalOffset: this.nextPhysicalOffset, result, resolve, deadlineMs };
+    if (waitFlush) {
+      this.pendingFlush.push(pending);
+      this.armFlushTimer();
+    } else {
+      this.pendingWrite.push(pending);
+    }
+  }
+
+  /**
+   * Returns a scratch position with the ring's alignment mod 8 for `sizeBytes` bytes: V8 copies
+   * into shared memory word by word only when source and target agree on that alignment.
+   */
+  private stage(sizeBytes: number): number {
+    const position = this.ring.writeAlignment();
+    if (this.scratch.length < position + sizeBytes) this.scratch = Buffer.allocUnsafe(position + sizeBytes + 64);
+    return position;
+  }
+
+  private queueTable(topic: string): Map<number, number> {
+    let queues = this.queueOffsets.get(topic);
+    if (queues === undefined) {
+      queues = new Map();
+      this.queueOffsets.set(topic, queues);
+    }
+    return queues;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Progress from the writer
+
+  private onWriterMessage(message: WriterToMain): void {
+    switch (message.type) {
+      case 'PROGRESS':
+        this.onProgress(message.progress);
+        return;
+      case 'REPLY': {
+        const request = this.requests.get(message.requestId);
+        if (request === undefined) return;
+        this.requests.delete(message.requestId);
+        if (message.error === null) request.resolve();
+        else request.reject(errorFrom(message.error));
+        this.updateRef();
+        return;
+      }
+      case 'FATAL':
+        this.fence(errorFrom(message.error));
+        return;
+      case 'READY':
+        return;
+      default:
+        assertNever(message, 'unknown message from the writer');
+    }
+  }
+
+  private onProgress(progress: WriterProgress): void {
+    this.progress = progress;
+    const rtMs = Math.round(progress.pagecacheRtMs);
+    for (let head = this.pendingWrite.peek(); head !== undefined && head.endPhysicalOffset <= progress.acceptedWhere; head = this.pendingWrite.peek()) {
+      this.pendingWrite.shift();
+      head.result.appendMessageResult!.pagecacheRT = rtMs;
+      head.resolve(head.result);
+    }
+    for (let head = this.pendingFlush.peek(); head !== undefined && head.endPhysicalOffset <= progress.flushedWhere; head = this.pendingFlush.peek()) {
+      this.pendingFlush.shift();
+      head.result.appendMessageResult!.pagecacheRT = rtMs;
+      head.resolve(head.result);
+    }
+    this.unpark();
+    this.updateRef();
+  }
+
+  /** Moves parked sends into the ring, in order, while they fit. */
+  private unpark(): void {
+    for (let head = this.parked.peek(); head !== undefined && this.hasRoomFor(head.prepared); head = this.parked.peek()) {
+      this.parked.shift();
+      this.sequence(head.prepared, head.resolve);
+    }
+  }
+
+  private armParkTimer(): void {
+    if (this.parkTimer !== null) return;
+    const head = this.parked.peek();
+    if (head === undefined) return;
+    this.parkTimer = setTimeout(() => {
+      this.parkTimer = null;
+      const nowMs = performance.now();
+      for (let p = this.parked.peek(); p !== undefined && p.deadlineMs <= nowMs; p = this.parked.peek()) {
+        this.parked.shift();
+        p.resolve(failedResult(PutMessageStatus.OS_PAGE_CACHE_BUSY));
+      }
+      this.armParkTimer();
+      this.updateRef();
+    }, Math.max(0, head.deadlineMs - performance.now()) + 1);
+  }
+
+  private armFlushTimer(): void {
+    if (this.flushTimer !== null) return;
+    const head = this.pendingFlush.peek();
+    if (head === undefined) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      const nowMs = performance.now();
+      for (let p = this.pendingFlush.peek(); p !== undefined && p.deadlineMs <= nowMs; p = this.pendingFlush.peek()) {
+        this.pendingFlush.shift();
+        p.result.putMessageStatus = PutMessageStatus.FLUSH_DISK_TIMEOUT;
+        p.resolve(p.result);
+      }
+      this.armFlushTimer();
+      this.updateRef();
+    }, Math.max(0, head.deadlineMs - performance.now()) + 1);
+  }
+
+  /**
+   * A write or fsync failed, or the worker died: nothing pending is acknowledged, and every
+   * later put gets SERVICE_NOT_AVAILABLE with the error, until the store is reopened.
+   */
+  private fence(error: StoreError): void {
+    if (this.failure !== null || this.state === 'closed') return;
+    this.failure = error;
+    if (this.state === 'open') this.state = 'failed';
+    const failed = failedResult(PutMessageStatus.UNKNOWN_ERROR, error);
+    for (const p of this.pendingWrite.drain()) p.resolve(failed);
+    for (const p of this.pendingFlush.drain()) p.resolve(failed);
+    for (const p of this.parked.drain()) p.resolve(failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, error));
+    for (const request of this.requests.values()) request.reject(error);
+    this.requests.clear();
+    this.updateRef();
+  }
+
+  private unavailable(): PutMessageResult {
+    if (this.failure !== null) return failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, this.failure);
+    return failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, new StoreError('E_STORE_CLOSED', 'the store is closed'));
+  }
+
+  /** Keeps the process alive only while something is in flight, like a socket would. */
+  private updateRef(): void {
+    const busy =
+      this.pendingWrite.length + this.pendingFlush.length + this.parked.length + this.requests.size > 0 ||
+      this.state === 'closing';
+    if (busy === this.workerRefed) return;
+    this.workerRefed = busy;
+    if (busy) this.worker.ref();
+    else this.worker.unref();
+  }
+
+  private request(message: WriterRequest): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.requests.set(requestId, { resolve, reject });
+      this.worker.postMessage({ ...message, requestId } as MainToWriter);
+      this.updateRef();
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Positions, flush, config, close
+
+  /** First CommitLog offset still stored, or -1 when the log holds no data (RocketMQ). */
+  getMinPhyOffset(): number {
+    return this.minPhysicalOffset;
+  }
+
+  /** End of the bytes written to the CommitLog files (readable). */
+  getMaxPhyOffset(): number {
+    return this.progress.wroteWhere;
+  }
+
+  /** End of the bytes known durable (fsynced). */
+  getFlushedWhere(): number {
+    return this.progress.flushedWhere;
+  }
+
+  /** What recovery found when this store was opened (cuts, removed files, timings). */
+  getRecoveryReport(): RecoverySummary {
+    return this.recovery;
+  }
+
+  /** Resolves once everything sent before the call is fsynced. */
+  flush(): Promise<void> {
+    if (this.state === 'closed') return Promise.reject(new StoreError('E_STORE_CLOSED', 'the store is closed'));
+    return this.request({ type: 'FLUSH', targetPhysicalOffset: this.nextPhysicalOffset });
+  }
+
+  /** Changes runtime-tunable knobs on the live store (flush and commit policy, limits). */
+  async updateConfig(partial: Partial<MessageStoreConfig>): Promise<void> {
+    const checked = checkRuntimeUpdate(partial as Record<string, unknown>);
+    if (checked.maxMessageSize !== undefined && 2 * recordBytesMax(checked.maxMessageSize) > this.ring.capacityBytes) {
+      throw new StoreError('E_CONFIG_INVALID', `maxMessageSize ${checked.maxMessageSize} needs a larger write ring; reopen the store with it`);
+    }
+    if (this.state !== 'open') throw new StoreError('E_STORE_CLOSED', 'the store is not open');
+    this.config = { ...this.config, ...checked };
+    this.preparer.limits = { ...this.preparer.limits, maxMessageSize: this.config.maxMessageSize };
+    await this.request({ type: 'UPDATE_CONFIG', config: this.config });
+  }
+
+  getConfig(): Readonly<MessageStoreConfig> {
+    return this.config;
+  }
+
+  /**
+   * Stops accepting sends, writes and flushes everything already accepted, then shuts the writer
+   * down cleanly (checkpoint, queue offsets, no `abort` file). Safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const failed = this.state === 'failed';
+    this.state = 'closing';
+    for (const p of this.parked.drain()) p.resolve(this.unavailable());
+    this.updateRef();
+    try {
+      if (!failed) {
+        const queueOffsets: QueueOffsetEntry[] = [];
+        for (const [topic, queues] of this.queueOffsets) {
+          for (const [queueId, next] of queues) queueOffsets.push([topic, queueId, next]);
+        }
+        await this.request({ type: 'CLOSE', queueOffsets });
+      }
+    } finally {
+      this.state = 'closed';
+      if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+      if (this.parkTimer !== null) clearTimeout(this.parkTimer);
+      const leftover = this.failure ?? new StoreError('E_STORE_CLOSED', 'the store closed before this put completed');
+      for (const p of this.pendingWrite.drain()) p.resolve(failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));
+      for (const p of this.pendingFlush.drain()) p.resolve(failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));
+      await this.worker.terminate();
+      for (const handle of this.readFiles.values()) await handle.then((h) => h.close(), () => undefined);
+      this.readFiles.clear();
+      this.lock.release();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Reads
+
+  /**
+   * The message whose record starts at `commitLogOffset`, or null when there is none (offset out
+   * of range, not a record boundary, or the record fails its checks). `size` is the record size
+   * if known (as in a ConsumeQueue unit); it must match the record.
+   */
+  async lookMessageByOffset(commitLogOffset: number, size?: number): Promise<MessageExt | null> {
+    if (typeof commitLogOffset !== 'number' || !Number.isSafeInteger(commitLogOffset) || commitLogOffset < 0) {
+      throw new StoreError('E_INVALID_ARGUMENT', `commitLogOffset must be a safe integer ≥ 0, got ${String(commitLogOffset)}`);
+    }
+    if (size !== undefined && (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0)) {
+      throw new StoreError('E_INVALID_ARGUMENT', `size must be a positive integer, got ${String(size)}`);
+    }
+    if (this.state === 'closed') throw new StoreError('E_STORE_CLOSED', 'the store is closed');
+    const readableEnd = this.progress.wroteWhere;
+    if (this.minPhysicalOffset < 0 || commitLogOffset < this.minPhysicalOffset || commitLogOffset + RECORD_FIXED_BYTES > readableEnd) {
+      return null;
+    }
+    const segmentStart = commitLogOffset - (commitLogOffset % this.segmentSizeBytes);
+    const segmentEnd = Math.min(segmentStart + this.segmentSizeBytes, readableEnd);
+    const handle = await this.readFile(segmentStart);
+    if (handle === null) return null;
+    const position = commitLogOffset - segmentStart;
+    let totalSize = size;
+    if (totalSize === undefined) {
+      const header = Buffer.alloc(4);
+      await handle.read(header, 0, 4, position);
+      totalSize = header.readInt32BE(0);
+    }
+    if (totalSize < RECORD_FIXED_BYTES || commitLogOffset + totalSize > segmentEnd) return null;
+    const record = Buffer.allocUnsafe(totalSize);
+    const { bytesRead } = await handle.read(record, 0, totalSize, position);
+    if (bytesRead !== totalSize) return null;
+    try {
+      const message = decodeMessage(record, 0, true);
+      return message.commitLogOffset === commitLogOffset && message.storeSize === totalSize ? message : null;
+    } catch (error) {
+      if (error instanceof StoreError && error.code === 'E_RECORD_INVALID') return null;
+      throw error;
+    }
+  }
+
+  private readFile(segmentStart: number): Promise<FileHandle | null> {
+    let handle = this.readFiles.get(segmentStart);
+    if (handle === undefined) {
+      handle = openFile(path.join(this.config.storePathCommitLog, segmentName(segmentStart)), 'r');
+      this.readFiles.set(segmentStart, handle);
+    }
+    return handle.catch((error: NodeJS.ErrnoException) => {
+      this.readFiles.delete(segmentStart);
+      if (error.code === 'ENOENT') return null;
+      throw new StoreError('E_STORE_IO', `cannot read CommitLog segment: ${error.message}`, { cause: error });
+    });
+  }
+
+  private reportRecovery(): void {
+    for (const event of this.recovery.events) {
+      if (!event.loud) continue;
+      process.emitWarning(`mqstore recovery: ${event.kind} ${event.file} at CommitLog offset ${event.physicalOffset}: ${event.reason}`, {
+        code: 'MQSTORE_RECOVERY',
+      });
+    }
+  }
+}
+
+async function prepareRootDir(root: string): Promise<string> {
+  try {
+    const info = await stat(root).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
+      throw error;
+    });
+    if (info !== null && !info.isDirectory()) {
+      throw new StoreError('E_STORE_DIR', `storePathRootDir ${root} exists and is not a directory`);
+    }
+    await mkdir(root, { recursive: true, mode: 0o755 });
+    return await realpath(root);
+  } catch (error) {
+    if (error instanceof StoreError) throw error;
+    throw new StoreError('E_STORE_DIR', `cannot use storePathRootDir ${root}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function waitForReady(worker: Worker): Promise<RecoverySummary> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    const onMessage = (message: WriterToMain): void => {
+      if (message.type === 'READY') {
+        cleanup();
+        resolve(message.recovery);
+      } else if (message.type === 'FATAL') {
+        cleanup();
+        void worker.terminate();
+        reject(errorFrom(message.error));
+      }
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(new StoreError('E_WORKER_FAILED', `writer worker failed to start: ${error.message}`, { cause: error }));
+    };
+    const onExit = (code: number): void => {
+      cleanup();
+      reject(new StoreError('E_WORKER_FAILED', `writer worker exited during start-up with code ${code}`));
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+}

@@ -1,0 +1,247 @@
+// CommitLog recovery: find where the valid log ends, cut everything after it, and rebuild the
+// queue offset table. Runs in the writer worker before it accepts any write.
+//
+// Normal recovery (no `abort` file, valid checkpoint and queue-offset snapshot): CRC-scan only
+// from the segment holding the clean end. Abnormal recovery (or anything missing): scan every
+// segment. Either way the scan stops at the first position the decision table does not accept,
+// and that position becomes the end of the log. See src/format/commit_log_record.md.
+
+import path from 'node:path';
+import { StoreError } from '../errors.js';
+import { type Checkpoint, decodeCheckpoint, emptyCheckpoint } from '../format/checkpoint.js';
+import { parseSegmentName, segmentName } from '../format/segment_name.js';
+import type { Storage, StorageFile } from '../io/storage.js';
+import { CHECKPOINT_FILE_NAME } from '../writer/checkpoint_file.js';
+import { type QueueOffsetEntry, QueueOffsetTable, readQueueOffsetSnapshot, takesQueueOffset } from './queue_offset_table.js';
+import { isZeroFrom, type ScanStop, SegmentScanner, zeroFrom } from './segment_scanner.js';
+
+export const ABORT_FILE_NAME = 'abort';
+
+export interface RecoveryEvent {
+  /** 'cut': the log was cut at physicalOffset; 'removed': a file was deleted; 'ignored': a file or value was not used. */
+  kind: 'cut' | 'removed' | 'ignored';
+  file: string;
+  physicalOffset: number;
+  reason: string;
+  /** True when acknowledged-durable data was affected: reported as a process warning. */
+  loud: boolean;
+}
+
+export interface RecoveryResult {
+  lastExitOK: boolean;
+  /** First segment's start offset, or -1 when the log holds no data. */
+  minPhysicalOffset: number;
+  endPhysicalOffset: number;
+  checkpoint: Checkpoint;
+  queueOffsets: QueueOffsetEntry[];
+  events: RecoveryEvent[];
+  scannedBytes: number;
+  durationMs: number;
+  /** 'normal' after a clean shutdown (no `abort` file), else 'abnormal' (RocketMQ's terms). */
+  mode: 'normal' | 'abnormal';
+  /** True when the clean-shutdown shortcut was not usable and every segment was scanned. */
+  fullScan: boolean;
+}
+
+export interface RecoveryOptions {
+  rootDir: string;
+  commitLogDir: string;
+  segmentSizeBytes: number;
+  checkCrc: boolean;
+}
+
+interface SegmentEntry {
+  startOffset: number;
+  path: string;
+}
+
+export class Recovery {
+  private readonly storage: Storage;
+  private readonly options: RecoveryOptions;
+  private readonly events: RecoveryEvent[] = [];
+  private scannedBytes = 0;
+  /** The log end a clean shutdown recorded, or -1 after a crash. */
+  private cleanEnd = -1;
+
+  constructor(storage: Storage, options: RecoveryOptions) {
+    this.storage = storage;
+    this.options = options;
+  }
+
+  run(): RecoveryResult {
+    const startedMs = performance.now();
+    const { rootDir, commitLogDir } = this.options;
+    this.storage.mkdirp(rootDir);
+    this.storage.mkdirp(commitLogDir);
+    const lastExitOK = !this.storage.exists(path.join(rootDir, ABORT_FILE_NAME));
+    const checkpoint = this.loadCheckpoint();
+    const segments = this.listSegments();
+    if (segments.length === 0 && checkpoint !== null && checkpoint.flushedPhyOffset > 0) {
+      throw new StoreError(
+        'E_STORE_CORRUPT',
+        `${commitLogDir} holds no segments but the checkpoint says ${checkpoint.flushedPhyOffset} bytes were flushed; refusing to start an empty log over lost data`,
+      );
+    }
+    const trustedEnd = checkpoint?.flushedPhyOffset ?? 0;
+    const snapshot = lastExitOK && checkpoint !== null ? readQueueOffsetSnapshot(this.storage, rootDir) : null;
+    const normal = snapshot !== null && snapshot.physicalOffset === trustedEnd;
+    const table = normal ? QueueOffsetTable.fromEntries(snapshot.entries) : new QueueOffsetTable();
+    const tableFrom = normal ? trustedEnd : -1;
+    const firstIndex = normal ? this.segmentIndexFor(segments, trustedEnd) : 0;
+    let lastStoreTimestamp = 0;
+    this.cleanEnd = normal ? trustedEnd : -1;
+    const end = this.scanFrom(segments, firstIndex, trustedEnd, (record) => {
+      lastStoreTimestamp = record.storeTimestamp;
+      if (record.physicalOffset >= tableFrom && takesQueueOffset(record.sysFlag)) {
+        table.observe(record.topic, record.queueId, record.queueOffset);
+      }
+    });
+    if (normal && end !== trustedEnd) {
+      this.note('ignored', '', end, `clean shutdown recorded the log end at ${trustedEnd}, the scan found ${end}`, end < trustedEnd);
+    }
+    const base = checkpoint ?? emptyCheckpoint();
+    const remaining = this.listSegments();
+    return {
+      lastExitOK,
+      minPhysicalOffset: remaining.length === 0 || end === remaining[0]!.startOffset ? -1 : remaining[0]!.startOffset,
+      endPhysicalOffset: end,
+      checkpoint: {
+        ...base,
+        physicMsgTimestamp: Math.max(base.physicMsgTimestamp, lastStoreTimestamp),
+        flushedPhyOffset: Math.min(end, base.flushedPhyOffset),
+        confirmPhyOffset: end,
+      },
+      queueOffsets: table.entries(),
+      events: this.events,
+      scannedBytes: this.scannedBytes,
+      durationMs: performance.now() - startedMs,
+      mode: lastExitOK ? 'normal' : 'abnormal',
+      fullScan: !normal,
+    };
+  }
+
+  /**
+   * Scans segments from `firstIndex` on; returns the end of the valid log after cutting (zeroing
+   * the rest of the segment where the cut falls and deleting every later segment).
+   */
+  private scanFrom(
+    segments: SegmentEntry[],
+    firstIndex: number,
+    trustedEnd: number,
+    onRecord: Parameters<SegmentScanner['scan']>[2],
+  ): number {
+    const size = this.options.segmentSizeBytes;
+    for (let i = firstIndex; i < segments.length; i++) {
+      const segment = segments[i]!;
+      const file = this.storage.open(segment.path, false);
+      let result;
+      try {
+        const scanner = new SegmentScanner(this.storage, file, segment.startOffset, size);
+        result = scanner.scan(0, this.options.checkCrc, onRecord);
+        this.scannedBytes += scanner.scannedBytes;
+        if (result.stop.kind === 'blank') continue;
+        this.cut(segment, file, result.endPosition, result.stop, trustedEnd);
+      } finally {
+        this.storage.close(file);
+      }
+      this.removeLaterSegments(segments.slice(i + 1), segment.startOffset + result.endPosition);
+      return segment.startOffset + result.endPosition;
+    }
+    // Every scanned segment closed with a BLANK (or there were none): the log ends at a boundary.
+    const last = segments[segments.length - 1];
+    return last === undefined ? 0 : last.startOffset + size;
+  }
+
+  private cut(segment: SegmentEntry, file: StorageFile, position: number, stop: ScanStop, trustedEnd: number): void {
+    const size = this.options.segmentSizeBytes;
+    const physicalOffset = segment.startOffset + position;
+    if (stop.kind === 'invalid') {
+      this.note('cut', segment.path, physicalOffset, stop.reason, physicalOffset < trustedEnd);
+    }
+    // Past a clean shutdown's recorded end nothing was ever written: no need to read it.
+    if (stop.kind === 'zero' && physicalOffset === this.cleanEnd) return;
+    // Bytes past the end may be a torn record, or pages of a lost write that reached the disk
+    // out of order. Zero them, so a later record can never line up with stale bytes.
+    if (stop.kind === 'invalid' || physicalOffset < trustedEnd || !isZeroFrom(this.storage, file, position, size)) {
+      const zeroedBytes = zeroFrom(this.storage, file, position, size);
+      if (zeroedBytes > 0) this.storage.fdatasync(file);
+    }
+  }
+
+  private removeLaterSegments(later: SegmentEntry[], endPhysicalOffset: number): void {
+    for (const segment of later) {
+      this.storage.unlink(segment.path);
+      const loud = segment.startOffset < (this.loadCheckpoint()?.flushedPhyOffset ?? 0);
+      this.note('removed', segment.path, endPhysicalOffset, `segment after the end of the log at ${endPhysicalOffset}`, loud);
+    }
+    if (later.length > 0) this.storage.fsyncDir(this.options.commitLogDir);
+  }
+
+  /** Segments sorted by start; refuses wrong sizes and gaps; drops a zero-length last file. */
+  private listSegments(): SegmentEntry[] {
+    const { commitLogDir, segmentSizeBytes } = this.options;
+    const segments: SegmentEntry[] = [];
+    for (const name of this.storage.list(commitLogDir)) {
+      const startOffset = parseSegmentName(name);
+      if (startOffset === null) continue;
+      segments.push({ startOffset, path: path.join(commitLogDir, name) });
+    }
+    segments.sort((a, b) => a.startOffset - b.startOffset);
+    const last = segments[segments.length - 1];
+    if (last !== undefined && this.storage.sizeBytes(last.path) === 0) {
+      this.storage.unlink(last.path);
+      segments.pop();
+      this.note('removed', last.path, last.startOffset, 'zero-length last segment', false);
+    }
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]!;
+      const sizeBytes = this.storage.sizeBytes(segment.path);
+      if (sizeBytes !== segmentSizeBytes) {
+        throw new StoreError(
+          'E_STORE_CORRUPT',
+          `CommitLog segment ${segment.path} is ${sizeBytes} bytes but mappedFileSizeCommitLog is ${segmentSizeBytes}; was the store created with another segment size?`,
+        );
+      }
+      if (segment.startOffset % segmentSizeBytes !== 0) {
+        throw new StoreError('E_STORE_CORRUPT', `CommitLog segment ${segment.path} does not start at a multiple of ${segmentSizeBytes}`);
+      }
+      const previous = segments[i - 1];
+      if (previous !== undefined && previous.startOffset + segmentSizeBytes !== segment.startOffset) {
+        throw new StoreError(
+          'E_STORE_CORRUPT',
+          `CommitLog has a gap: ${segmentName(previous.startOffset + segmentSizeBytes)} is missing before ${segment.path}`,
+        );
+      }
+    }
+    return segments;
+  }
+
+  private segmentIndexFor(segments: SegmentEntry[], physicalOffset: number): number {
+    const size = this.options.segmentSizeBytes;
+    for (let i = segments.length - 1; i >= 0; i--) {
+      const start = segments[i]!.startOffset;
+      if (start <= physicalOffset && physicalOffset <= start + size) return i;
+    }
+    return 0;
+  }
+
+  private checkpointCache: Checkpoint | null | undefined;
+
+  private loadCheckpoint(): Checkpoint | null {
+    if (this.checkpointCache !== undefined) return this.checkpointCache;
+    const file = path.join(this.options.rootDir, CHECKPOINT_FILE_NAME);
+    const bytes = this.storage.readFile(file);
+    let result: Checkpoint | null = null;
+    if (bytes !== null) {
+      const decoded = decodeCheckpoint(bytes);
+      if (decoded.kind === 'ok') result = decoded.checkpoint;
+      else if (decoded.kind === 'invalid') this.note('ignored', file, 0, `checkpoint unreadable (${decoded.reason}); recovering from the first segment`, true);
+    }
+    this.checkpointCache = result;
+    return result;
+  }
+
+  private note(kind: RecoveryEvent['kind'], file: string, physicalOffset: number, reason: string, loud: boolean): void {
+    this.events.push({ kind, file, physicalOffset, reason, loud });
+  }
+}

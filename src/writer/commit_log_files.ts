@@ -1,0 +1,135 @@
+// The writer's view of the CommitLog segments: which files exist, which are open, and how far
+// each is written and flushed. Segments are created at full size ahead of need, so a roll never
+// waits for file creation. Only the writer worker owns an instance.
+//
+//   |<------------- segment N ------------->|<----------- segment N+1 ----------->|
+//   [records...][blank][zeros]               [records...][zeros ...................]
+//   ^start               ^ wrote/flushed may point anywhere in the newest segment
+
+import path from 'node:path';
+import { assert } from '../assert.js';
+import { ioError, StoreError } from '../errors.js';
+import { segmentName } from '../format/segment_name.js';
+import type { Storage, StorageFile } from '../io/storage.js';
+
+export interface Segment {
+  readonly startOffset: number;
+  readonly file: StorageFile;
+  /** Highest physical offset written into this segment (exclusive). */
+  wroteEnd: number;
+  /** Physical offset up to which this segment's bytes are known durable. */
+  flushedEnd: number;
+}
+
+export class CommitLogFiles {
+  readonly segmentSizeBytes: number;
+  private readonly dir: string;
+  private readonly storage: Storage;
+  /** Open segments by start offset, oldest first. */
+  private readonly segments = new Map<number, Segment>();
+
+  constructor(storage: Storage, dir: string, segmentSizeBytes: number) {
+    this.storage = storage;
+    this.dir = dir;
+    this.segmentSizeBytes = segmentSizeBytes;
+  }
+
+  segmentStartOf(physicalOffset: number): number {
+    return physicalOffset - (physicalOffset % this.segmentSizeBytes);
+  }
+
+  /** The segment holding `physicalOffset`, opened or created (at full size) as needed. */
+  segmentFor(physicalOffset: number, flushedUpTo: number): Segment {
+    const startOffset = this.segmentStartOf(physicalOffset);
+    const open = this.segments.get(startOffset);
+    if (open !== undefined) return open;
+    const file = path.join(this.dir, segmentName(startOffset));
+    let handle: StorageFile;
+    try {
+      const sizeBytes = this.storage.sizeBytes(file);
+      handle = this.storage.open(file, true);
+      if (sizeBytes !== this.segmentSizeBytes) {
+        // New (or a zero-length leftover): extend to full size; blocks are allocated on write.
+        this.storage.truncate(handle, this.segmentSizeBytes);
+        this.storage.fsyncDir(this.dir);
+      }
+    } catch (error) {
+      throw ioError(`cannot create CommitLog segment ${file}`, error);
+    }
+    const flushedEnd = Math.max(startOffset, Math.min(flushedUpTo, startOffset + this.segmentSizeBytes));
+    const segment: Segment = { startOffset, file: handle, wroteEnd: flushedEnd, flushedEnd };
+    this.segments.set(startOffset, segment);
+    return segment;
+  }
+
+  /** Creates the segment after the one holding `physicalOffset` if it does not exist yet. */
+  preallocateNext(physicalOffset: number): void {
+    const next = this.segmentStartOf(physicalOffset) + this.segmentSizeBytes;
+    if (!this.segments.has(next)) this.segmentFor(next, next);
+  }
+
+  /**
+   * Writes `buffers` (one contiguous range) at `physicalOffset`. The range must stay inside one
+   * segment: the main thread never lets a record or batch straddle segments.
+   */
+  write(physicalOffset: number, buffers: readonly Uint8Array[], lengthBytes: number, flushedUpTo: number): void {
+    const segment = this.segmentFor(physicalOffset, flushedUpTo);
+    const position = physicalOffset - segment.startOffset;
+    assert(position + lengthBytes <= this.segmentSizeBytes, 'a write never straddles two segments');
+    try {
+      this.storage.pwritev(segment.file, buffers, position);
+    } catch (error) {
+      throw ioError(`write of ${lengthBytes} bytes at CommitLog offset ${physicalOffset} failed`, error);
+    }
+    segment.wroteEnd = Math.max(segment.wroteEnd, physicalOffset + lengthBytes);
+  }
+
+  /** Segments with written bytes not yet covered by an fsync, oldest first. */
+  dirtySegments(): Segment[] {
+    const out: Segment[] = [];
+    for (const segment of this.segments.values()) {
+      if (segment.wroteEnd > segment.flushedEnd) out.push(segment);
+    }
+    return out;
+  }
+
+  /**
+   * fdatasyncs every dirty segment on the thread pool and returns the physical offset now known
+   * durable for the newest of them, or throws a StoreError (E_STORE_IO / E_STORE_NO_SPACE).
+   */
+  async flushAsync(): Promise<void> {
+    const dirty = this.dirtySegments();
+    for (const segment of dirty) {
+      const target = segment.wroteEnd;
+      try {
+        await this.storage.fdatasyncAsync(segment.file);
+      } catch (error) {
+        throw ioError(`fdatasync of CommitLog segment ${segment.file.path} failed`, error);
+      }
+      segment.flushedEnd = Math.max(segment.flushedEnd, target);
+    }
+  }
+
+  /** Closes segments that end at or before `physicalOffset` and are fully flushed. */
+  closeBefore(physicalOffset: number): void {
+    for (const [start, segment] of this.segments) {
+      const end = start + this.segmentSizeBytes;
+      if (end <= physicalOffset && segment.flushedEnd >= segment.wroteEnd) {
+        this.closeSegment(segment);
+      }
+    }
+  }
+
+  closeAll(): void {
+    for (const segment of [...this.segments.values()]) this.closeSegment(segment);
+  }
+
+  private closeSegment(segment: Segment): void {
+    this.segments.delete(segment.startOffset);
+    try {
+      this.storage.close(segment.file);
+    } catch (error) {
+      throw new StoreError('E_STORE_IO', `close of ${segment.file.path} failed: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+// WriterService: everything the writer worker does, as a plain class (the worker file only
+// wires it to its ports). Start-up runs recovery, marks the store as running (`abort` file),
+// and starts the GroupCommitter; shutdown drains, flushes, writes the checkpoint and the queue
+// offset snapshot, and removes `abort` last, so only a complete shutdown counts as clean.
+
+import path from 'node:path';
+import type { MessageStoreConfig } from '../config.js';
+import type { Checkpoint } from '../format/checkpoint.js';
+import type { QueueOffsetEntry } from '../recovery/queue_offset_table.js';
+import { ioError, StoreError } from '../errors.js';
+import type { Storage } from '../io/storage.js';
+import { encodeQueueOffsetSnapshot, QUEUE_OFFSETS_FILE } from '../recovery/queue_offset_table.js';
+import { ABORT_FILE_NAME, Recovery } from '../recovery/recovery.js';
+import type { MainToWriter, RecoverySummary, SerializedError, WriterToMain } from '../shared/messages.js';
+import { RingConsumer } from '../shared/ring_consumer.js';
+import { RING_STATE_FAILED } from '../shared/ring_layout.js';
+import { assertNever } from '../assert.js';
+import { CheckpointFile } from './checkpoint_file.js';
+import { CommitLogFiles } from './commit_log_files.js';
+import { flushSettingsFrom } from './flush_policy.js';
+import { GroupCommitter } from './group_commit.js';
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof StoreError) return { code: error.code, message: error.message, syscallCode: error.syscallCode };
+  const code = (error as { code?: unknown })?.code;
+  return {
+    code: typeof code === 'string' && code.startsWith('E_') ? code : 'E_WORKER_FAILED',
+    message: error instanceof Error ? error.message : String(error),
+    syscallCode: undefined,
+  };
+}
+
+export class WriterService {
+  private readonly storage: Storage;
+  private readonly rootDir: string;
+  private readonly post: (message: WriterToMain) => void;
+  private readonly ring: RingConsumer;
+  private readonly files: CommitLogFiles;
+  private readonly checkpoint: CheckpointFile;
+  private readonly committer: GroupCommitter;
+  private readonly running: Promise<void>;
+  private failed: StoreError | null = null;
+  private closed = false;
+
+  private constructor(
+    storage: Storage,
+    config: MessageStoreConfig,
+    ringSab: SharedArrayBuffer,
+    post: (message: WriterToMain) => void,
+    recovery: RecoverySummary & { checkpoint: Checkpoint },
+  ) {
+    this.storage = storage;
+    this.rootDir = config.storePathRootDir;
+    this.post = post;
+    this.ring = new RingConsumer(ringSab);
+    this.files = new CommitLogFiles(storage, config.storePathCommitLog, config.mappedFileSizeCommitLog);
+    this.checkpoint = new CheckpointFile(storage, this.rootDir);
+    this.checkpoint.writeSync(recovery.checkpoint);
+    const end = recovery.endPhysicalOffset;
+    this.files.segmentFor(end, end);
+    this.files.preallocateNext(end);
+    this.committer = new GroupCommitter({
+      ring: this.ring,
+      files: this.files,
+      checkpoint: this.checkpoint,
+      settings: flushSettingsFrom(config),
+      endPhysicalOffset: end,
+      baseCheckpoint: recovery.checkpoint,
+      onProgress: (progress) => post({ type: 'PROGRESS', progress }),
+    });
+    this.running = this.committer.run().catch((error: unknown) => {
+      this.failed = error instanceof StoreError ? error : new StoreError('E_WORKER_FAILED', String(error));
+      this.ring.stateAdvance(RING_STATE_FAILED);
+      post({ type: 'FATAL', error: serializeError(this.failed) });
+    });
+  }
+
+  /** Recovers the store and starts writing; posts READY with what recovery found. */
+  static start(storage: Storage, config: MessageStoreConfig, ringSab: SharedArrayBuffer, post: (message: WriterToMain) => void): WriterService {
+    const recovery = new Recovery(storage, {
+      rootDir: config.storePathRootDir,
+      commitLogDir: config.storePathCommitLog,
+      segmentSizeBytes: config.mappedFileSizeCommitLog,
+      checkCrc: config.checkCRCOnRecover,
+    }).run();
+    const abortFile = path.join(config.storePathRootDir, ABORT_FILE_NAME);
+    try {
+      storage.writeFileAtomic(abortFile, Buffer.from(String(process.pid)));
+    } catch (error) {
+      throw ioError(`cannot create ${abortFile}`, error);
+    }
+    const summary: RecoverySummary = {
+      lastExitOK: recovery.lastExitOK,
+      mode: recovery.mode,
+      fullScan: recovery.fullScan,
+      minPhysicalOffset: recovery.minPhysicalOffset,
+      endPhysicalOffset: recovery.endPhysicalOffset,
+      queueOffsets: recovery.queueOffsets,
+      events: recovery.events,
+      scannedBytes: recovery.scannedBytes,
+      durationMs: recovery.durationMs,
+    };
+    const service = new WriterService(storage, config, ringSab, post, { ...summary, checkpoint: recovery.checkpoint });
+    post({ type: 'READY', recovery: summary });
+    return service;
+  }
+
+  handle(message: MainToWriter): void {
+    switch (message.type) {
+      case 'FLUSH':
+        this.replyWhen(message.requestId, this.flush(message.targetPhysicalOffset));
+        return;
+      case 'UPDATE_CONFIG':
+        this.committer.updateSettings(flushSettingsFrom(message.config));
+        this.post({ type: 'REPLY', requestId: message.requestId, error: null });
+        return;
+      case 'CLOSE':
+        this.replyWhen(message.requestId, this.close(message.queueOffsets));
+        return;
+      default:
+        assertNever(message, 'unknown message to the writer');
+    }
+  }
+
+  private async flush(targetPhysicalOffset: number): Promise<void> {
+    if (this.failed !== null) throw this.failed;
+    await Promise.race([this.committer.flush(targetPhysicalOffset), this.running]);
+    if (this.failed !== null) throw this.failed;
+  }
+
+  private async close(queueOffsets: QueueOffsetEntry[]): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.committer.close();
+    await this.running;
+    await this.checkpoint.settle().catch(() => undefined);
+    if (this.failed === null) {
+      const end = this.committer.progress().flushedWhere;
+      this.storage.mkdirp(path.join(this.rootDir, 'config'));
+      this.storage.writeFileAtomic(path.join(this.rootDir, QUEUE_OFFSETS_FILE), encodeQueueOffsetSnapshot(end, queueOffsets));
+    }
+    this.files.closeAll();
+    this.checkpoint.close();
+    // A store that failed keeps its `abort` file: the next open recovers abnormally.
+    if (this.failed === null) {
+      this.storage.unlink(path.join(this.rootDir, ABORT_FILE_NAME));
+      this.storage.fsyncDir(this.rootDir);
+    }
+  }
+
+  private replyWhen(requestId: number, work: Promise<void>): void {
+    work.then(
+      () => this.post({ type: 'REPLY', requestId, error: null }),
+      (error: unknown) => this.post({ type: 'REPLY', requestId, error: serializeError(error) }),
+    );
+  }
+}
