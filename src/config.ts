@@ -172,7 +172,9 @@ function checkAll(partial: Record<string, unknown>, fromText: boolean): Partial<
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(partial)) {
     if (value === undefined) continue;
-    out[key] = coerce(key, value, fromText);
+    // Java's Properties keeps trailing blanks; RocketMQ's setters would choke on them too, but a
+    // stray space at the end of a broker.conf line is a common and invisible mistake.
+    out[key] = coerce(key, fromText && typeof value === 'string' ? value.trim() : value, fromText);
   }
   return out as Partial<MessageStoreConfig>;
 }

@@ -2,7 +2,7 @@
 // mqstore extension at 64..95 that RocketMQ ignores. See ./checkpoint.md.
 //
 //   checkpoint := physicMsgTimestamp logicsMsgTimestamp indexMsgTimestamp masterFlushedOffset
-//                 confirmPhyOffset pad(24) MQST version flushedPhyOffset reserved crc pad(4000)
+//                 confirmPhyOffset pad(24) MQST version flushedPhyOffset reserved crc pad(4004)
 
 import { crc32 } from 'node:zlib';
 import { assert } from '../assert.js';

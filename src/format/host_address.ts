@@ -91,10 +91,11 @@ function parseIpv6(text: string): Uint8Array | null {
   const headGroups = head === '' ? [] : head.split(':');
   const tailGroups = tail === '' ? [] : tail.split(':');
   const words: number[] = [];
-  const pushGroups = (groups: string[], into: number[]): boolean => {
+  // A dotted IPv4 part may only stand in the last 32 bits: the end of the text.
+  const pushGroups = (groups: string[], into: number[], endsText: boolean): boolean => {
     for (let i = 0; i < groups.length; i++) {
       const group = groups[i]!;
-      if (i === groups.length - 1 && group.includes('.')) {
+      if (endsText && i === groups.length - 1 && group.includes('.')) {
         const v4 = parseIpv4(group);
         if (v4 === null) return false;
         into.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
@@ -106,7 +107,7 @@ function parseIpv6(text: string): Uint8Array | null {
     return true;
   };
   const tailWords: number[] = [];
-  if (!pushGroups(headGroups, words) || !pushGroups(tailGroups, tailWords)) return null;
+  if (!pushGroups(headGroups, words, gap < 0) || !pushGroups(tailGroups, tailWords, true)) return null;
   if (gap >= 0) {
     if (words.length + tailWords.length > 7) return null;
     while (words.length + tailWords.length < 8) words.push(0);

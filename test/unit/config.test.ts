@@ -227,8 +227,7 @@ test('checkRuntimeUpdate rejects unknown keys and bad values', () => {
 
 // Known inconsistency (reported, not fixed here): readConfigFile trims integer values but not
 // booleans or flushDiskType, so a trailing space is accepted on one line and rejected on another.
-const TRIM_BUG = 'config.ts coerce trims only ints';
-test('trailing spaces in config file values are treated alike', { todo: TRIM_BUG }, async (t) => {
+test('trailing spaces in config file values are treated alike', async (t) => {
   const dir = tempDir(t);
   const text = 'flushIntervalCommitLog=750 \nflushDiskType=SYNC_FLUSH \ncheckCRCOnRecover=false \n';
   const configFile = writeBrokerConf(dir, text);
