@@ -100,6 +100,8 @@ test('a message that does not fit leaves a BLANK record and lands at offset 4096
   const read = await store.lookMessageByOffset(SEGMENT_BYTES);
   assert.ok(read !== null);
   assert.equal(read.body.length, secondBytes - recordBytes(0));
+  assert.equal(await store.lookMessageByOffset(firstBytes), null, 'a BLANK record is not a message');
+  assert.equal(await store.lookMessageByOffset(firstBytes + 8), null, 'the zero fill after a BLANK is not a message');
 });
 
 test('a message that exactly fits (size + 8 == bytes left) stays in the segment and the later BLANK is exactly 8 bytes', async (t) => {
