@@ -2,7 +2,7 @@
 // shared-memory report of what the CommitLog files hold durably, for the writer worker in tests.
 //
 // The writer worker imports this module (MessageStoreInternals.storage.module) and calls
-// createStorage(options) inside its thread. The test keeps the `report` SharedArrayBuffer it put
+// createStorage(options) inside its thread. The test keeps the `syncLog` SharedArrayBuffer it put
 // in the options and reads it with readSyncLog():
 //
 //   const syncLog = createSyncLog();
@@ -16,6 +16,7 @@
 //   f64[0] durableEnd     highest CommitLog physical offset known fsynced: over all CommitLog
 //                         files, segment start (from the 20-digit file name) + the highest byte
 //                         position written to that file before an fdatasync of it started
+//                         (a file with nothing written, e.g. a preallocated one, never counts)
 //   f64[1] fsyncCount     successful fdatasyncs of CommitLog files
 //   f64[2] faultOffset    CommitLog physical offset of the first injected fault, -1 if none:
 //                         pwritev → start of the refused write; fdatasync → the file's durable
@@ -101,7 +102,7 @@ export function faultyStorageSpec(options: FaultyStorageOptions): { storage: Sto
   return { storage: { module: import.meta.url, options } };
 }
 
-/** A node:fs-style error: message "EIO: i/o error, write", with code, errno and syscall. */
+/** A node:fs-style error: message "EIO: i/o error, write (injected)", with code, errno and syscall. */
 export function fsError(errnoName: FaultErrno, op: FaultOp): NodeJS.ErrnoException {
   const { errno, text } = ERRNO[errnoName];
   const syscall = SYSCALL[op];
