@@ -48,6 +48,8 @@ export interface MessageStoreInternals {
 
 const RING_CAPACITY_BYTES_MIN = 16 * 1024 * 1024;
 const RING_CAPACITY_BYTES_MAX = 1024 * 1024 * 1024;
+/** Segment read handles kept open by lookMessageByOffset. */
+const READ_FILES_MAX = 64;
 
 interface PendingPut {
   endPhysicalOffset: number;
@@ -108,6 +110,8 @@ export class MessageStore {
   private closing: Promise<void> | null = null;
   private readonly readFiles = new Map<number, Promise<FileHandle>>();
   private workerRefed = true;
+  private publishScheduled = false;
+  private readonly msgIdPrefix: string;
 
   private constructor(config: MessageStoreConfig, worker: Worker, ringSab: SharedArrayBuffer, lock: StoreLock, recovery: RecoverySummary) {
     this.config = config;
@@ -117,6 +121,8 @@ export class MessageStore {
     this.recovery = recovery;
     this.segmentSizeBytes = config.mappedFileSizeCommitLog;
     this.storeHostBytes = encodeHostAddress(config.storeHost, 'storeHost');
+    this.msgIdPrefix = Buffer.from(this.storeHostBytes).toString('hex').toUpperCase();
+    assert(this.msgIdAt(0) === offsetMsgId(this.storeHostBytes, 0), 'fast msgId agrees with the codec');
     this.preparer = new PutPreparer({
       maxMessageSize: config.maxMessageSize,
       segmentSizeBytes: this.segmentSizeBytes,
@@ -148,7 +154,9 @@ export class MessageStore {
     try {
       const ringSab = ringCreate(ringCapacityFor(config.maxMessageSize));
       const init: WriterInit = { config, ringSab, storage: internals.storage };
-      const worker = new Worker(new URL('./writer/writer_worker.js', import.meta.url), { workerData: init });
+      // The worker must not inherit flags meant for the parent's entry script (--input-type, -e).
+      const execArgv = workerExecArgv(process.execArgv);
+      const worker = new Worker(new URL('./writer/writer_worker.js', import.meta.url), { workerData: init, execArgv });
       const recovery = await waitForReady(worker);
       const store = new MessageStore(config, worker, ringSab, lock, recovery);
       store.reportRecovery();
@@ -220,12 +228,12 @@ export class MessageStore {
       parts.queueOffset = prepared.takesOffsets ? firstQueueOffset + i : 0;
       parts.physicalOffset = physical + (position - start);
       parts.storeTimestamp = storeTimestamp;
-      msgId += (i === 0 ? '' : ',') + offsetMsgId(this.storeHostBytes, parts.physicalOffset);
+      msgId += (i === 0 ? '' : ',') + this.msgIdAt(parts.physicalOffset);
       position += writeRecord(this.scratch, position, parts);
     }
     assert(position - start === prepared.sizeBytes, 'prepared size matches the encoded records');
     this.ring.write(this.scratch.subarray(start, position));
-    this.ring.publish();
+    this.schedulePublish();
     if (prepared.takesOffsets) queues.set(prepared.queueId, firstQueueOffset + prepared.records.length);
     this.nextPhysicalOffset = physical + prepared.sizeBytes;
     const result: PutMessageResult = {
@@ -250,6 +258,27 @@ export class MessageStore {
     } else {
       this.pendingWrite.push(pending);
     }
+  }
+
+  /**
+   * Publishes once per turn of the event loop rather than once per put: sends issued together
+   * (a burst of resolutions re-sending at once) reach the writer as one group, and the writer is
+   * woken (a futex syscall) once, not once per message.
+   */
+  private schedulePublish(): void {
+    if (this.publishScheduled) return;
+    this.publishScheduled = true;
+    queueMicrotask(this.publishNow);
+  }
+
+  private readonly publishNow = (): void => {
+    this.publishScheduled = false;
+    this.ring.publish();
+  };
+
+  /** offsetMsgId without a Buffer round trip: store-host hex + 16 hex digits of the offset. */
+  private msgIdAt(physicalOffset: number): string {
+    return this.msgIdPrefix + physicalOffset.toString(16).toUpperCase().padStart(16, '0');
   }
 
   /**
@@ -417,6 +446,11 @@ export class MessageStore {
     return this.progress.flushedWhere;
   }
 
+  /** Writer counters: fsyncs of CommitLog segments so far, and the last group's pwrite time. */
+  getWriterStats(): { fsyncCount: number; pagecacheRtMs: number } {
+    return { fsyncCount: this.progress.fsyncCount, pagecacheRtMs: this.progress.pagecacheRtMs };
+  }
+
   /** What recovery found when this store was opened (cuts, removed files, timings). */
   getRecoveryReport(): RecoverySummary {
     return this.recovery;
@@ -489,8 +523,8 @@ export class MessageStore {
    * if known (as in a ConsumeQueue unit); it must match the record.
    */
   async lookMessageByOffset(commitLogOffset: number, size?: number): Promise<MessageExt | null> {
-    if (typeof commitLogOffset !== 'number' || !Number.isSafeInteger(commitLogOffset) || commitLogOffset < 0) {
-      throw new StoreError('E_INVALID_ARGUMENT', `commitLogOffset must be a safe integer ≥ 0, got ${String(commitLogOffset)}`);
+    if (typeof commitLogOffset !== 'number' || !Number.isSafeInteger(commitLogOffset)) {
+      throw new StoreError('E_INVALID_ARGUMENT', `commitLogOffset must be a safe integer, got ${String(commitLogOffset)}`);
     }
     if (size !== undefined && (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0)) {
       throw new StoreError('E_INVALID_ARGUMENT', `size must be a positive integer, got ${String(size)}`);
@@ -502,19 +536,16 @@ export class MessageStore {
     }
     const segmentStart = commitLogOffset - (commitLogOffset % this.segmentSizeBytes);
     const segmentEnd = Math.min(segmentStart + this.segmentSizeBytes, readableEnd);
-    const handle = await this.readFile(segmentStart);
-    if (handle === null) return null;
     const position = commitLogOffset - segmentStart;
     let totalSize = size;
     if (totalSize === undefined) {
-      const header = Buffer.alloc(4);
-      await handle.read(header, 0, 4, position);
+      const header = await this.readSegment(segmentStart, position, 4);
+      if (header === null) return null;
       totalSize = header.readInt32BE(0);
     }
     if (totalSize < RECORD_FIXED_BYTES || commitLogOffset + totalSize > segmentEnd) return null;
-    const record = Buffer.allocUnsafe(totalSize);
-    const { bytesRead } = await handle.read(record, 0, totalSize, position);
-    if (bytesRead !== totalSize) return null;
+    const record = await this.readSegment(segmentStart, position, totalSize);
+    if (record === null) return null;
     try {
       const message = decodeMessage(record, 0, true);
       return message.commitLogOffset === commitLogOffset && message.storeSize === totalSize ? message : null;
@@ -524,12 +555,38 @@ export class MessageStore {
     }
   }
 
+  /**
+   * Reads `length` bytes of a segment, or null if the segment is gone or too short. Retries once
+   * when the handle was closed under it (evicted from the handle cache by a concurrent read).
+   */
+  private async readSegment(segmentStart: number, position: number, length: number): Promise<Buffer | null> {
+    for (let attempt = 0; ; attempt++) {
+      const handle = await this.readFile(segmentStart);
+      if (handle === null) return null;
+      try {
+        const out = Buffer.allocUnsafe(length);
+        const { bytesRead } = await handle.read(out, 0, length, position);
+        return bytesRead === length ? out : null;
+      } catch (error) {
+        if (attempt > 0) throw new StoreError('E_STORE_IO', `CommitLog read failed: ${(error as Error).message}`, { cause: error });
+      }
+    }
+  }
+
+  /** A read handle for a segment; at most READ_FILES_MAX stay open (least recently used go). */
   private readFile(segmentStart: number): Promise<FileHandle | null> {
     let handle = this.readFiles.get(segmentStart);
     if (handle === undefined) {
       handle = openFile(path.join(this.config.storePathCommitLog, segmentName(segmentStart)), 'r');
-      this.readFiles.set(segmentStart, handle);
+      if (this.readFiles.size >= READ_FILES_MAX) {
+        const [oldest, oldHandle] = this.readFiles.entries().next().value as [number, Promise<FileHandle>];
+        this.readFiles.delete(oldest);
+        oldHandle.then((h) => h.close(), () => undefined).catch(() => undefined);
+      }
+    } else {
+      this.readFiles.delete(segmentStart); // Re-insert: Map order is the recency order.
     }
+    this.readFiles.set(segmentStart, handle);
     return handle.catch((error: NodeJS.ErrnoException) => {
       this.readFiles.delete(segmentStart);
       if (error.code === 'ENOENT') return null;
@@ -562,6 +619,20 @@ async function prepareRootDir(root: string): Promise<string> {
     if (error instanceof StoreError) throw error;
     throw new StoreError('E_STORE_DIR', `cannot use storePathRootDir ${root}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** The parent's flags minus those only valid for an --eval entry (both `--x=v` and `--x v`). */
+function workerExecArgv(parentArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < parentArgv.length; i++) {
+    const arg = parentArgv[i]!;
+    if (arg === '--input-type') {
+      i++;
+      continue;
+    }
+    if (!arg.startsWith('--input-type=')) out.push(arg);
+  }
+  return out;
 }
 
 function waitForReady(worker: Worker): Promise<RecoverySummary> {

@@ -51,6 +51,10 @@ export class QueueOffsetTable {
   }
 }
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 interface SnapshotJson {
   version: number;
   physicalOffset: number;
@@ -74,8 +78,10 @@ export function readQueueOffsetSnapshot(
   try {
     const json = JSON.parse(bytes.toString('utf8')) as SnapshotJson;
     if (json.version !== QUEUE_OFFSETS_VERSION || !Number.isSafeInteger(json.physicalOffset)) return null;
+    if (json.physicalOffset < 0 || !isPlainObject(json.offsetTable)) return null;
     const entries: QueueOffsetEntry[] = [];
     for (const [topic, queues] of Object.entries(json.offsetTable)) {
+      if (!isPlainObject(queues)) return null;
       for (const [queueId, next] of Object.entries(queues)) {
         if (!Number.isSafeInteger(next) || next < 0 || !/^\d+$/.test(queueId)) return null;
         entries.push([topic, Number(queueId), next]);

@@ -96,6 +96,9 @@ export class Recovery {
         table.observe(record.topic, record.queueId, record.queueOffset);
       }
     });
+    if (end < trustedEnd && !this.events.some((e) => e.loud && e.physicalOffset === end)) {
+      this.note('cut', '', end, `the log ends at ${end} but the checkpoint says ${trustedEnd} bytes were fsynced`, true);
+    }
     if (normal && end !== trustedEnd) {
       this.note('ignored', '', end, `clean shutdown recorded the log end at ${trustedEnd}, the scan found ${end}`, end < trustedEnd);
     }
@@ -190,6 +193,7 @@ export class Recovery {
     const last = segments[segments.length - 1];
     if (last !== undefined && this.storage.sizeBytes(last.path) === 0) {
       this.storage.unlink(last.path);
+      this.storage.fsyncDir(commitLogDir);
       segments.pop();
       this.note('removed', last.path, last.startOffset, 'zero-length last segment', false);
     }

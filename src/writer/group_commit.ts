@@ -32,11 +32,13 @@ import type { CommitLogFiles } from './commit_log_files.js';
 import { enoughPages, type FlushSettings, PeriodicRounds } from './flush_policy.js';
 
 /** Largest single pwritev: big enough to amortise the syscall, small enough to ack early. */
-export const WRITE_GROUP_BYTES_MAX = 1024 * 1024;
+export const WRITE_GROUP_BYTES_MAX = 256 * 1024;
 /** How often the checkpoint is rewritten while positions move (RocketMQ: every second). */
 export const CHECKPOINT_INTERVAL_MS = 1000;
 /** Longest idle wait; bounds how late a changed setting or a stuck flush is noticed. */
 const IDLE_WAIT_MS_MAX = 100;
+/** The single pending ring wait is renewed this often even with nothing to do. */
+const RING_WAIT_MS = 1000;
 const TWO_POW_32 = 4294967296;
 
 export interface WriterProgress {
@@ -101,6 +103,7 @@ export class GroupCommitter {
   private closing = false;
   private failure: StoreError | null = null;
   private wake: (() => void) | null = null;
+  private dataWait: Promise<boolean> | null = null;
 
   constructor(options: GroupCommitterOptions) {
     this.ring = options.ring;
@@ -149,8 +152,12 @@ export class GroupCommitter {
     });
   }
 
+  /** New flush/commit knobs apply at once: a shorter interval also shortens the current wait. */
   updateSettings(settings: FlushSettings): void {
     this.settings = settings;
+    const nowMs = this.now();
+    this.flushRounds.nextRoundMs = Math.min(this.flushRounds.nextRoundMs, nowMs + settings.flushIntervalMs);
+    this.commitRounds.nextRoundMs = Math.min(this.commitRounds.nextRoundMs, nowMs + settings.commitIntervalMs);
     this.kick();
   }
 
@@ -222,10 +229,13 @@ export class GroupCommitter {
 
   private appendRun(physicalOffset: number, lengthBytes: number, endPhysicalOffset: number): void {
     const last = this.runs[this.runs.length - 1];
+    // A run is one pwritev into one file: it never crosses a segment boundary, not even when
+    // an 8-byte BLANK ends exactly where the next segment's first record begins.
     const contiguous =
       last !== undefined &&
       last.endPhysicalOffset === physicalOffset &&
       last.physicalOffset + last.lengthBytes === physicalOffset &&
+      this.files.segmentStartOf(last.physicalOffset) === this.files.segmentStartOf(physicalOffset) &&
       last.lengthBytes + lengthBytes <= WRITE_GROUP_BYTES_MAX;
     if (contiguous) {
       last.lengthBytes += lengthBytes;
@@ -260,7 +270,7 @@ export class GroupCommitter {
       this.ring.release(run.lengthBytes);
       this.stagedRingBytes -= run.lengthBytes;
       this.runs.shift();
-      if (run.endPhysicalOffset !== run.physicalOffset + run.lengthBytes) {
+      if (run.endPhysicalOffset % this.files.segmentSizeBytes === 0) {
         // The run closed its segment with a BLANK: create the one after next ahead of need.
         this.files.preallocateNext(run.endPhysicalOffset);
       }
@@ -361,6 +371,11 @@ export class GroupCommitter {
     return Math.max(1, deadlineMs - nowMs);
   }
 
+  /**
+   * Waits for new ring data, a kick (flush done, control message) or the timeout. At most one
+   * ring wait is ever pending: two would share the ring's consumer-waiting flag, and the older
+   * one clearing it on wake-up would make the producer skip the notify the newer one needs.
+   */
   private idle(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
       let done = false;
@@ -368,10 +383,15 @@ export class GroupCommitter {
         if (done) return;
         done = true;
         this.wake = null;
+        clearTimeout(timer);
         resolve();
       };
+      const timer = setTimeout(finish, timeoutMs);
       this.wake = finish;
-      this.ring.waitForDataAsync(timeoutMs).then(finish, finish);
+      this.dataWait ??= this.ring.waitForDataAsync(RING_WAIT_MS).finally(() => {
+        this.dataWait = null;
+      });
+      this.dataWait.then(finish, finish);
     });
   }
 
