@@ -46,8 +46,8 @@ export interface MessageStoreConfig {
   /** Address written into every record and message id ("127.0.0.1:10911"). */
   storeHost: string;
   /**
-   * Zero-fill (and fsync) each new segment ahead of the writer, so fdatasync overwrites
-   * allocated blocks. Default: on for SYNC_FLUSH, off for ASYNC_FLUSH (see BENCHMARKS.md).
+   * Zero-fill and fsync the next segment while the current one fills, so fdatasync overwrites
+   * allocated blocks after the roll (false, as in RocketMQ; see BENCHMARKS.md).
    */
   warmMapedFileEnable: boolean;
   /** Pages between fsyncs while zero-filling a segment (4096). */
@@ -204,13 +204,12 @@ export async function resolveConfig(options: MessageStoreOptions): Promise<Messa
   const merged = { ...fromFile, ...direct };
   if (merged.storePathRootDir === undefined) throw configError('storePathRootDir is required');
   const root = path.resolve(merged.storePathRootDir);
-  const flushDiskType = merged.flushDiskType ?? DEFAULTS.flushDiskType;
   return {
     ...DEFAULTS,
     ...merged,
     storePathRootDir: root,
     storePathCommitLog: path.resolve(root, merged.storePathCommitLog ?? 'commitlog'),
-    warmMapedFileEnable: merged.warmMapedFileEnable ?? flushDiskType === 'SYNC_FLUSH',
+    warmMapedFileEnable: merged.warmMapedFileEnable ?? false,
     configFile: merged.configFile ?? '',
   } as MessageStoreConfig;
 }

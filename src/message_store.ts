@@ -459,6 +459,7 @@ export class MessageStore {
   /** Resolves once everything sent before the call is fsynced. */
   flush(): Promise<void> {
     if (this.state === 'closed') return Promise.reject(new StoreError('E_STORE_CLOSED', 'the store is closed'));
+    this.ring.publish(); // Sends of this tick are still unpublished (schedulePublish).
     return this.request({ type: 'FLUSH', targetPhysicalOffset: this.nextPhysicalOffset });
   }
 
@@ -491,6 +492,7 @@ export class MessageStore {
     const failed = this.state === 'failed';
     this.state = 'closing';
     for (const p of this.parked.drain()) p.resolve(this.unavailable());
+    this.ring.publish(); // Sends of this tick are accepted: the writer must see them before CLOSE.
     this.updateRef();
     try {
       if (!failed) {

@@ -27,6 +27,11 @@ export interface Storage {
   /** Positional read; returns the bytes read (short only at end of file). */
   pread(file: StorageFile, target: Uint8Array, targetStart: number, length: number, position: number): number;
   fdatasync(file: StorageFile): void;
+  /**
+   * Writes zeros over [position, position + lengthBytes) on the thread pool: preallocation that
+   * makes later fdatasyncs cheaper (blocks already allocated). Not message data.
+   */
+  zeroFillAsync(file: StorageFile, position: number, lengthBytes: number): Promise<void>;
   /** fdatasync on the thread pool, so the caller may keep writing meanwhile. */
   fdatasyncAsync(file: StorageFile): Promise<void>;
   unlink(file: string): void;

@@ -5,6 +5,13 @@ import path from 'node:path';
 import type { Storage, StorageFile, StorageSpec } from './storage.js';
 
 const FILE_MODE = 0o644;
+const ZERO_CHUNK_BYTES = 1024 * 1024;
+let zeros: Buffer | null = null;
+
+function zeroChunk(): Buffer {
+  zeros ??= Buffer.alloc(ZERO_CHUNK_BYTES);
+  return zeros;
+}
 const DIR_MODE = 0o755;
 
 export class FsStorage implements Storage {
@@ -74,6 +81,17 @@ export class FsStorage implements Storage {
 
   fdatasync(file: StorageFile): void {
     fs.fdatasyncSync(file.fd);
+  }
+
+  async zeroFillAsync(file: StorageFile, position: number, lengthBytes: number): Promise<void> {
+    const zeros = zeroChunk();
+    for (let at = position; at < position + lengthBytes; ) {
+      const length = Math.min(zeros.length, position + lengthBytes - at);
+      const written = await new Promise<number>((resolve, reject) => {
+        fs.write(file.fd, zeros, 0, length, at, (error, bytes) => (error ? reject(error) : resolve(bytes)));
+      });
+      at += written;
+    }
   }
 
   fdatasyncAsync(file: StorageFile): Promise<void> {

@@ -125,17 +125,24 @@ export class RingConsumer {
   }
 
   /**
-   * Resolves true once data is available, false on timeout or when the ring is no longer
-   * RUNNING and empty (check state() then). Does not block the thread.
+   * Resolves true once more than `beyondBytes` are available (default: any data), false on
+   * timeout or when the ring is no longer RUNNING and has nothing new (check state() then).
+   * `beyondBytes` lets a consumer that keeps bytes unreleased (staged) wait for new ones only;
+   * as a function it is re-read at every wake-up, so a long wait follows the consumer's state.
+   * Does not block the thread.
    */
-  async waitForDataAsync(timeoutMs: number): Promise<boolean> {
+  async waitForDataAsync(
+    timeoutMs: number,
+    beyondBytes: number | (() => number) = 0,
+  ): Promise<boolean> {
     assertTimeout(timeoutMs);
-    if (this.availableBytes() > 0) return true;
+    const beyond = typeof beyondBytes === 'number' ? (): number => beyondBytes : beyondBytes;
+    if (this.availableBytes() > beyond()) return true;
     const deadlineMs = performance.now() + timeoutMs;
     for (;;) {
-      const writeCountBytes = this.waitPrepare();
+      const writeCountBytes = this.waitPrepare(beyond());
       const remainingMs = deadlineMs - performance.now();
-      if (writeCountBytes === null || remainingMs <= 0) return this.waitDone();
+      if (writeCountBytes === null || remainingMs <= 0) return this.waitDone(beyond());
       await ringWaitAsync(this.header, RING_WRITE_BYTES_I32, writeCountBytes, remainingMs);
       Atomics.store(this.header, RING_CONSUMER_WAITING_I32, 0);
     }
@@ -169,19 +176,19 @@ export class RingConsumer {
    * Sets the waiting flag, then re-loads the write counter. Returns the counter to wait on, or
    * null when waiting is pointless (data arrived, or the ring stopped RUNNING).
    */
-  private waitPrepare(): number | null {
+  private waitPrepare(beyondBytes = 0): number | null {
     Atomics.store(this.header, RING_CONSUMER_WAITING_I32, 1);
     const writeCountBytes = Atomics.load(this.header, RING_WRITE_BYTES_I32);
     this.writeCountSeenBytes = writeCountBytes;
-    if (this.seenBytes() > 0) return null;
+    if (this.seenBytes() > beyondBytes) return null;
     if (ringStateLoad(this.header) !== RING_STATE_RUNNING) return null;
     return writeCountBytes;
   }
 
   /** waitPrepare()'s pair: clears the flag and reports whether data is available. */
-  private waitDone(): boolean {
+  private waitDone(beyondBytes = 0): boolean {
     Atomics.store(this.header, RING_CONSUMER_WAITING_I32, 0);
-    return this.availableBytes() > 0;
+    return this.availableBytes() > beyondBytes;
   }
 
   private seenBytes(): number {

@@ -30,6 +30,8 @@ import type { RingConsumer } from '../shared/ring_consumer.js';
 import type { CheckpointFile } from './checkpoint_file.js';
 import type { CommitLogFiles } from './commit_log_files.js';
 import { enoughPages, type FlushSettings, PeriodicRounds } from './flush_policy.js';
+import { SegmentWarmer } from './segment_warmer.js';
+import type { Storage } from '../io/storage.js';
 
 /** Largest single pwritev: big enough to amortise the syscall, small enough to ack early. */
 export const WRITE_GROUP_BYTES_MAX = 256 * 1024;
@@ -75,6 +77,8 @@ export interface GroupCommitterOptions {
   baseCheckpoint: Checkpoint;
   onProgress: (progress: WriterProgress) => void;
   now?: () => number;
+  /** Set to keep zero-filled blocks ahead of the writer (warmMapedFileEnable). */
+  warmStorage?: Storage | undefined;
 }
 
 export class GroupCommitter {
@@ -104,6 +108,7 @@ export class GroupCommitter {
   private failure: StoreError | null = null;
   private wake: (() => void) | null = null;
   private dataWait: Promise<boolean> | null = null;
+  private readonly warmer: SegmentWarmer | null;
 
   constructor(options: GroupCommitterOptions) {
     this.ring = options.ring;
@@ -120,6 +125,13 @@ export class GroupCommitter {
     this.flushRounds = new PeriodicRounds(nowMs);
     this.commitRounds = new PeriodicRounds(nowMs);
     this.nextCheckpointMs = nowMs + CHECKPOINT_INTERVAL_MS;
+    this.warmer =
+      options.warmStorage === undefined
+        ? null
+        : new SegmentWarmer(options.warmStorage, this.files, (error) => {
+            if (error !== null) this.fail(error);
+            this.kick();
+          });
   }
 
   /** The loop: runs until close() has drained everything, or a failure. */
@@ -180,6 +192,7 @@ export class GroupCommitter {
       this.maybeFlush(nowMs);
       this.maybeCheckpoint(nowMs);
       if (this.flushWaiters.length > 0) this.settleFlushWaiters();
+      if (!this.closing) this.warmer?.step(this.wroteWhere);
     } catch (error) {
       this.fail(error);
       return;
@@ -262,6 +275,8 @@ export class GroupCommitter {
     const startedMs = this.now();
     while (this.runs.length > 0) {
       const run = this.runs[0]!;
+      // Never write into zeros still being written: the burst's completion kicks the loop.
+      if (this.warmer?.waitsFor(run.physicalOffset, run.lengthBytes) === true) break;
       const views = this.ring.readable(run.lengthBytes);
       let viewBytes = 0;
       for (const view of views) viewBytes += view.length;
@@ -349,7 +364,8 @@ export class GroupCommitter {
       this.ring.availableBytes() === 0 &&
       this.runs.length === 0 &&
       this.flushing === null &&
-      this.flushedWhere === this.wroteWhere
+      this.flushedWhere === this.wroteWhere &&
+      this.warmer?.busy !== true
     );
   }
 
@@ -388,7 +404,9 @@ export class GroupCommitter {
       };
       const timer = setTimeout(finish, timeoutMs);
       this.wake = finish;
-      this.dataWait ??= this.ring.waitForDataAsync(RING_WAIT_MS).finally(() => {
+      // Wait for bytes beyond the staged ones: staged bytes stay in the ring until committed
+      // (transient pool, or a run waiting for a zero-fill burst), and must not count as news.
+      this.dataWait ??= this.ring.waitForDataAsync(RING_WAIT_MS, () => this.stagedRingBytes).finally(() => {
         this.dataWait = null;
       });
       this.dataWait.then(finish, finish);

@@ -67,6 +67,7 @@ export class WriterService {
       endPhysicalOffset: end,
       baseCheckpoint: recovery.checkpoint,
       onProgress: (progress) => post({ type: 'PROGRESS', progress }),
+      warmStorage: config.warmMapedFileEnable ? storage : undefined,
     });
     this.running = this.committer.run().catch((error: unknown) => {
       this.failed = error instanceof StoreError ? error : new StoreError('E_WORKER_FAILED', String(error));

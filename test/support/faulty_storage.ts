@@ -277,6 +277,11 @@ export class FaultyStorage implements Storage {
     synced?.();
   }
 
+  /** Preallocation, not message data: neither counted for faults nor tracked as written. */
+  zeroFillAsync(file: StorageFile, position: number, lengthBytes: number): Promise<void> {
+    return this.inner.zeroFillAsync(file, position, lengthBytes);
+  }
+
   async fdatasyncAsync(file: StorageFile): Promise<void> {
     const delayMs = this.options.fsyncDelayMs ?? 0;
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));

@@ -75,11 +75,12 @@ test('storePathCommitLog can be set explicitly', async (t) => {
   assert.equal(config.storePathCommitLog, other);
 });
 
-test('warmMapedFileEnable defaults on for SYNC_FLUSH and off for ASYNC_FLUSH', async (t) => {
+test('warmMapedFileEnable defaults off, as in RocketMQ, and can be turned on', async (t) => {
   const root = tempDir(t);
   const sync = await resolveConfig({ storePathRootDir: root, flushDiskType: 'SYNC_FLUSH' });
-  assert.equal(sync.warmMapedFileEnable, true);
+  assert.equal(sync.warmMapedFileEnable, false);
   assert.equal((await resolveConfig({ storePathRootDir: root })).warmMapedFileEnable, false);
+  assert.equal((await resolveConfig({ storePathRootDir: root, warmMapedFileEnable: true })).warmMapedFileEnable, true);
 });
 
 test('a broker.conf file is applied and the options object wins over it', async (t) => {
