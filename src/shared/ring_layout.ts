@@ -33,7 +33,10 @@ export const RING_CONSUMER_WAITING_I32 = 17;
 export const RING_STATE_RUNNING = 0;
 export const RING_STATE_CLOSING = 1;
 export const RING_STATE_FAILED = 2;
-export type RingState = typeof RING_STATE_RUNNING | typeof RING_STATE_CLOSING | typeof RING_STATE_FAILED;
+export type RingState =
+  | typeof RING_STATE_RUNNING
+  | typeof RING_STATE_CLOSING
+  | typeof RING_STATE_FAILED;
 
 export const RING_CAPACITY_BYTES_MIN = 4096;
 /** 1 GiB keeps every distance `(write - read) | 0` inside the positive int32 range. */
@@ -67,10 +70,11 @@ function lineOf(indexI32: number): number {
     assert(indexI32 >= 0, 'ring header index is not negative');
     assert(indexI32 < RING_HEADER_I32_COUNT, 'ring header index is inside the header');
   }
-  assert(lineOf(RING_WRITE_BYTES_I32) !== lineOf(RING_READ_BYTES_I32), 'counters on separate lines');
-  assert(lineOf(RING_PRODUCER_WAITING_I32) === lineOf(RING_WRITE_BYTES_I32), 'producer words share');
-  assert(lineOf(RING_CONSUMER_WAITING_I32) === lineOf(RING_READ_BYTES_I32), 'consumer words share');
-  assert(lineOf(RING_PRODUCER_WAITING_I32) !== lineOf(RING_CONSUMER_WAITING_I32), 'flags apart');
+  const producerLine = lineOf(RING_WRITE_BYTES_I32);
+  const consumerLine = lineOf(RING_READ_BYTES_I32);
+  assert(producerLine !== consumerLine, 'ring counters are on separate lines');
+  assert(lineOf(RING_PRODUCER_WAITING_I32) === producerLine, 'producer flag is on its line');
+  assert(lineOf(RING_CONSUMER_WAITING_I32) === consumerLine, 'consumer flag is on its line');
   assert(isPowerOfTwo(RING_CAPACITY_BYTES_MIN), 'minimum capacity is a power of two');
   assert(isPowerOfTwo(RING_CAPACITY_BYTES_MAX), 'maximum capacity is a power of two');
   assert(RING_CAPACITY_BYTES_MAX <= 2 ** 30, 'distances fit in a positive int32');
@@ -89,7 +93,10 @@ export interface RingCreateOptions {
 }
 
 /** Allocates a ring of `capacityBytes` (a power of two in [4 KiB, 1 GiB]) and writes its header. */
-export function ringCreate(capacityBytes: number, options: RingCreateOptions = {}): SharedArrayBuffer {
+export function ringCreate(
+  capacityBytes: number,
+  options: RingCreateOptions = {},
+): SharedArrayBuffer {
   assert(isPowerOfTwo(capacityBytes), 'ring capacity is a power of two');
   assert(capacityBytes >= RING_CAPACITY_BYTES_MIN, 'ring capacity is at least 4 KiB');
   assert(capacityBytes <= RING_CAPACITY_BYTES_MAX, 'ring capacity is at most 1 GiB');
@@ -166,13 +173,16 @@ type WaitAsync = (
 const atomicsWaitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
 assert(typeof atomicsWaitAsync === 'function', 'Atomics.waitAsync is available');
 
-function keepAlive(): void {}
+/** After the deadline, how often the keep-alive timer re-arms until V8 settles the wait. */
+const RING_WAIT_KEEPALIVE_REARM_MS = 5;
 
 /**
  * Atomics.waitAsync() that also holds the event loop open while it waits. Node 20 does not
  * count a pending waitAsync as event-loop work (checked on v20.20.2: a script whose only work is
- * a waitAsync with a timeout exits with the promise never settled), so a plain timer of the same
- * length keeps the thread alive until the wait settles either way.
+ * a waitAsync with a timeout exits with the promise never settled), so a ref'd timer holds the
+ * loop open until the wait settles. The timer re-arms itself rather than expiring at the
+ * deadline: V8 settles a timed-out wait a little after the deadline, and a keep-alive timer of
+ * exactly timeout + 1 ms sometimes fired first and let the loop exit with the wait pending.
  */
 export function ringWaitAsync(
   header: Int32Array,
@@ -184,8 +194,13 @@ export function ringWaitAsync(
   assert(timeoutMs <= RING_WAIT_TIMEOUT_MS_MAX, 'wait timeout is bounded');
   const result = atomicsWaitAsync!(header, indexI32, expected, timeoutMs);
   if (!result.async) return Promise.resolve(result.value);
-  const timer = setTimeout(keepAlive, Math.ceil(timeoutMs) + 1);
+  let settled = false;
+  const rearm = (): void => {
+    if (!settled) timer = setTimeout(rearm, RING_WAIT_KEEPALIVE_REARM_MS);
+  };
+  let timer = setTimeout(rearm, Math.ceil(timeoutMs) + 1);
   return result.value.then((outcome) => {
+    settled = true;
     clearTimeout(timer);
     return outcome;
   });
