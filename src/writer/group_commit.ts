@@ -41,6 +41,8 @@ export const CHECKPOINT_INTERVAL_MS = 1000;
 const IDLE_WAIT_MS_MAX = 100;
 /** The single pending ring wait is renewed this often even with nothing to do. */
 const RING_WAIT_MS = 1000;
+/** How long the writer keeps polling the ring after the last new bytes before it sleeps. */
+const LINGER_MS = 0.5;
 const TWO_POW_32 = 4294967296;
 
 export interface WriterProgress {
@@ -109,6 +111,7 @@ export class GroupCommitter {
   private wake: (() => void) | null = null;
   private dataWait: Promise<boolean> | null = null;
   private readonly warmer: SegmentWarmer | null;
+  private lastNewBytesMs = 0;
 
   constructor(options: GroupCommitterOptions) {
     this.ring = options.ring;
@@ -142,6 +145,11 @@ export class GroupCommitter {
       if (this.closing && this.drained()) break;
       if (this.stagedRingBytes < this.ring.availableBytes()) {
         await yieldToLoop(); // More is waiting: let fsync completions and messages in, then go on.
+      } else if (this.now() - this.lastNewBytesMs < LINGER_MS) {
+        // Poll a little before sleeping: under load the next sends arrive within microseconds,
+        // and a producer that finds the writer awake skips Atomics.notify, whose wake-up of a
+        // waitAsync waiter costs the main thread far more than this poll costs the writer.
+        await yieldToLoop();
       } else {
         await this.idle(this.idleTimeoutMs());
       }
@@ -234,6 +242,7 @@ export class GroupCommitter {
       physical += totalSize;
     }
     if (relative === this.stagedRingBytes) return;
+    this.lastNewBytesMs = this.now();
     if (lastRecordRelative >= 0) this.lastStoreTimestamp = this.storeTimestampAt(lastRecordRelative);
     this.stagedRingBytes = relative;
     this.stagedWhere = physical;
