@@ -24,22 +24,34 @@ export type StoreErrorCode =
   /** A worker thread died or failed an internal check. */
   | 'E_WORKER_FAILED';
 
+/** What the store was doing when an I/O error happened (maps to RocketMQ's statuses). */
+export type StoreOperation = 'create-segment' | 'write' | 'fsync' | 'other';
+
+export interface StoreErrorOptions {
+  cause?: unknown;
+  syscallCode?: string | undefined;
+  operation?: StoreOperation | undefined;
+}
+
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
   /** The operating system's error code (EIO, ENOSPC, EROFS…) when the error came from a syscall. */
   readonly syscallCode: string | undefined;
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; syscallCode?: string }) {
+  /** For I/O errors: the operation that failed. */
+  readonly operation: StoreOperation | undefined;
+  constructor(code: StoreErrorCode, message: string, options?: StoreErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'StoreError';
     this.code = code;
     this.syscallCode = options?.syscallCode;
+    this.operation = options?.operation;
   }
 }
 
 /** Wraps an error thrown by node:fs into a StoreError that keeps the errno code. */
-export function ioError(what: string, cause: unknown): StoreError {
+export function ioError(what: string, cause: unknown, operation: StoreOperation = 'other'): StoreError {
   const syscallCode = (cause as NodeJS.ErrnoException | undefined)?.code;
   const code = syscallCode === 'ENOSPC' ? 'E_STORE_NO_SPACE' : 'E_STORE_IO';
   const detail = cause instanceof Error ? cause.message : String(cause);
-  return new StoreError(code, `${what}: ${detail}`, syscallCode === undefined ? { cause } : { cause, syscallCode });
+  return new StoreError(code, `${what}: ${detail}`, { cause, syscallCode, operation });
 }

@@ -80,8 +80,10 @@ function ringCapacityFor(maxMessageSize: number): number {
 }
 
 function errorFrom(serialized: SerializedError): StoreError {
-  const options = serialized.syscallCode === undefined ? undefined : { syscallCode: serialized.syscallCode };
-  return new StoreError(serialized.code as StoreErrorCode, serialized.message, options);
+  return new StoreError(serialized.code as StoreErrorCode, serialized.message, {
+    syscallCode: serialized.syscallCode,
+    operation: serialized.operation,
+  });
 }
 
 export class MessageStore {
@@ -393,7 +395,9 @@ export class MessageStore {
     if (this.failure !== null || this.state === 'closed') return;
     this.failure = error;
     if (this.state === 'open') this.state = 'failed';
-    const failed = failedResult(PutMessageStatus.UNKNOWN_ERROR, error);
+    // RocketMQ's status for a segment that could not be created; any other failure is unknown.
+    const status = error.operation === 'create-segment' ? PutMessageStatus.CREATE_MAPPED_FILE_FAILED : PutMessageStatus.UNKNOWN_ERROR;
+    const failed = failedResult(status, error);
     for (const p of this.pendingWrite.drain()) p.resolve(failed);
     for (const p of this.pendingFlush.drain()) p.resolve(failed);
     for (const p of this.parked.drain()) p.resolve(failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, error));

@@ -3,6 +3,7 @@
 // switch whose default is assertNever.
 
 import type { MessageStoreConfig } from '../config.js';
+import type { StoreOperation } from '../errors.js';
 import type { StorageSpec } from '../io/storage.js';
 import type { QueueOffsetEntry } from '../recovery/queue_offset_table.js';
 import type { RecoveryEvent } from '../recovery/recovery.js';
@@ -18,6 +19,7 @@ export interface SerializedError {
   code: string;
   message: string;
   syscallCode: string | undefined;
+  operation: StoreOperation | undefined;
 }
 
 export interface RecoverySummary {

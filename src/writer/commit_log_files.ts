@@ -54,7 +54,7 @@ export class CommitLogFiles {
         this.storage.fsyncDir(this.dir);
       }
     } catch (error) {
-      throw ioError(`cannot create CommitLog segment ${file}`, error);
+      throw ioError(`cannot create CommitLog segment ${file}`, error, 'create-segment');
     }
     const flushedEnd = Math.max(startOffset, Math.min(flushedUpTo, startOffset + this.segmentSizeBytes));
     const segment: Segment = { startOffset, file: handle, wroteEnd: flushedEnd, flushedEnd };
@@ -79,7 +79,7 @@ export class CommitLogFiles {
     try {
       this.storage.pwritev(segment.file, buffers, position);
     } catch (error) {
-      throw ioError(`write of ${lengthBytes} bytes at CommitLog offset ${physicalOffset} failed`, error);
+      throw ioError(`write of ${lengthBytes} bytes at CommitLog offset ${physicalOffset} failed`, error, 'write');
     }
     segment.wroteEnd = Math.max(segment.wroteEnd, physicalOffset + lengthBytes);
   }
@@ -104,7 +104,7 @@ export class CommitLogFiles {
       try {
         await this.storage.fdatasyncAsync(segment.file);
       } catch (error) {
-        throw ioError(`fdatasync of CommitLog segment ${segment.file.path} failed`, error);
+        throw ioError(`fdatasync of CommitLog segment ${segment.file.path} failed`, error, 'fsync');
       }
       segment.flushedEnd = Math.max(segment.flushedEnd, target);
     }

@@ -21,12 +21,15 @@ import { flushSettingsFrom } from './flush_policy.js';
 import { GroupCommitter } from './group_commit.js';
 
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof StoreError) return { code: error.code, message: error.message, syscallCode: error.syscallCode };
+  if (error instanceof StoreError) {
+    return { code: error.code, message: error.message, syscallCode: error.syscallCode, operation: error.operation };
+  }
   const code = (error as { code?: unknown })?.code;
   return {
     code: typeof code === 'string' && code.startsWith('E_') ? code : 'E_WORKER_FAILED',
     message: error instanceof Error ? error.message : String(error),
     syscallCode: undefined,
+    operation: undefined,
   };
 }
 

@@ -22,7 +22,11 @@ import { readAllMessages } from '../support/store_walk.js';
 const SEGMENT_BYTES = 16 * 1024;
 const TOPIC = 'TopicFault';
 const QUEUES = 4;
-const FAILED_STATUSES: ReadonlySet<string> = new Set([PutMessageStatus.UNKNOWN_ERROR, PutMessageStatus.SERVICE_NOT_AVAILABLE]);
+const FAILED_STATUSES: ReadonlySet<string> = new Set([
+  PutMessageStatus.UNKNOWN_ERROR,
+  PutMessageStatus.CREATE_MAPPED_FILE_FAILED,
+  PutMessageStatus.SERVICE_NOT_AVAILABLE,
+]);
 
 interface Sent {
   index: number;
@@ -112,15 +116,20 @@ function assertErrno(error: unknown, code: string, syscallCode: string, what: st
  * every failed put carries the errno; puts issued after a failure came back are
  * SERVICE_NOT_AVAILABLE. Returns the acknowledged puts.
  */
-function checkResults(outcome: Outcome, code: string, syscallCode: string): Sent[] {
+function checkResults(
+  outcome: Outcome,
+  code: string,
+  syscallCode: string,
+  pendingStatus: string = PutMessageStatus.UNKNOWN_ERROR,
+): Sent[] {
   const acked = outcome.sent.filter((s) => s.result.putMessageStatus === PutMessageStatus.PUT_OK);
   const failed = outcome.sent.filter((s) => !s.result.ok);
   assert.equal(acked.length + failed.length, outcome.sent.length, 'every put is PUT_OK or failed (no FLUSH_DISK_TIMEOUT here)');
   assert.ok(outcome.log.faultCount >= 1, 'the fault was injected');
   assert.ok(failed.length > 0, 'some puts failed');
   assert.ok(
-    failed.some((s) => s.result.putMessageStatus === PutMessageStatus.UNKNOWN_ERROR),
-    'the puts pending at the fault resolve UNKNOWN_ERROR',
+    failed.some((s) => s.result.putMessageStatus === pendingStatus),
+    `the puts pending at the fault resolve ${pendingStatus}`,
   );
   for (const s of failed) {
     assert.ok(FAILED_STATUSES.has(s.result.putMessageStatus), `put ${s.index}: status ${s.result.putMessageStatus}`);
@@ -289,7 +298,8 @@ for (const failOn of [
     // Call #1 is segment 0, #2 the preallocated segment 1, #3 segment 2: created when segment 0 closes.
     const segmentBytes = 4096;
     const outcome = await runScenario(t, { flushDiskType: 'ASYNC_FLUSH', failOn, puts: 200, concurrency: 4, segmentBytes });
-    const acked = checkResults(outcome, code, failOn.errno);
+    // A segment that cannot be created is RocketMQ's CREATE_MAPPED_FILE_FAILED.
+    const acked = checkResults(outcome, code, failOn.errno, PutMessageStatus.CREATE_MAPPED_FILE_FAILED);
     assert.equal(outcome.log.faultOffset, 2 * segmentBytes, 'the failing call was for segment 2');
     for (const s of acked) assert.ok(endOf(s.result) <= segmentBytes, `put ${s.index} acknowledged past the roll (ends at ${endOf(s.result)})`);
     await checkFenced(outcome.store, code, failOn.errno);
