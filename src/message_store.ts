@@ -194,8 +194,8 @@ export class MessageStore {
       if (this.parked.length === 0 && this.hasRoomFor(sequenced)) {
         this.sequence(sequenced, resolve);
       } else {
-        // The body CRC is already computed: keep a private copy, so a caller that reuses its
-        // buffer while the send is parked cannot make the stored bytes disagree with it.
+        // Keep a private copy: the caller may reuse its buffer while the send is parked, and the
+        // bytes stored must be the bytes sent.
         for (const record of sequenced.records) record.body = Buffer.from(record.body);
         this.parked.push({ prepared: sequenced, resolve, deadlineMs: performance.now() + this.config.osPageCacheBusyTimeOutMills });
         this.armParkTimer();

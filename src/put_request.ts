@@ -6,7 +6,6 @@
 import { StoreError } from './errors.js';
 import {
   BLANK_RECORD_BYTES,
-  bodyCrc32,
   buildPropertiesString,
   NAME_VALUE_SEPARATOR,
   PROPERTIES_BYTES_MAX,
@@ -276,7 +275,8 @@ export class PutPreparer {
       reconsumeTimes,
       preparedTransactionOffset: 0,
       body,
-      bodyCrc: bodyCrc32(body),
+      // BODYCRC is filled in by the writer worker, off the main thread (GroupCommitter.stage).
+      bodyCrc: 0,
       topic,
       properties: propertiesBytes,
     };

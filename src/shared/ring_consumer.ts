@@ -7,6 +7,7 @@
 // the shared memory so they can go to pwrite() without a copy. See ./ring.md.
 
 import { isMainThread } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
 
 import { assert } from '../assert.js';
 import {
@@ -89,6 +90,32 @@ export class RingConsumer {
     if (firstBytes < length) {
       target.set(this.data.subarray(0, length - firstBytes), targetStart + firstBytes);
     }
+  }
+
+  /**
+   * CRC32 (zlib, unmasked) of `length` bytes starting `relativeBytes` after the read position,
+   * computed in place on the shared memory, in two parts when they straddle the end.
+   */
+  crc32(relativeBytes: number, length: number): number {
+    this.assertSeen(relativeBytes, length);
+    const positionBytes = (this.readCountBytes + relativeBytes) & this.maskBytes;
+    const firstBytes = Math.min(length, this.capacityBytes - positionBytes);
+    const first = crc32(this.data.subarray(positionBytes, positionBytes + firstBytes));
+    return firstBytes === length ? first : crc32(this.data.subarray(0, length - firstBytes), first);
+  }
+
+  /**
+   * Overwrites the big-endian int32 at `relativeBytes` after the read position. Only for bytes
+   * not yet released: the consumer owns them until release(), the producer never rereads them.
+   */
+  writeInt32BE(relativeBytes: number, value: number): void {
+    this.assertSeen(relativeBytes, 4);
+    const positionBytes = (this.readCountBytes + relativeBytes) & this.maskBytes;
+    if (positionBytes <= this.capacityBytes - 4) {
+      this.view.setInt32(positionBytes, value, false);
+      return;
+    }
+    for (let i = 0; i < 4; i++) this.data[(positionBytes + i) & this.maskBytes] = (value >>> (24 - 8 * i)) & 0xff;
   }
 
   /** The big-endian int32 at `relativeBytes` after the read position, read across the wrap. */

@@ -17,6 +17,7 @@ import type { Checkpoint } from '../format/checkpoint.js';
 import {
   BLANK_RECORD_BYTES,
   MAGIC_BLANK,
+  POS_BODYCRC,
   MAGIC_V1,
   MAGIC_V2,
   POS_BORNHOST,
@@ -24,6 +25,7 @@ import {
   POS_SYSFLAG,
   RECORD_FIXED_BYTES,
   SYSFLAG_BORNHOST_V6,
+  SYSFLAG_STOREHOST_V6,
 } from '../format/commit_log_record.js';
 import { IPV4_HOST_BYTES, IPV6_HOST_BYTES } from '../format/host_address.js';
 import type { RingConsumer } from '../shared/ring_consumer.js';
@@ -236,6 +238,7 @@ export class GroupCommitter {
       const recordPhysical = this.ringInt64(relative + POS_PHYSICALOFFSET);
       assert(recordPhysical === physical, 'a record carries its own physical offset');
       assert(physical + totalSize + BLANK_RECORD_BYTES <= segmentEnd, 'a record leaves room for a BLANK');
+      this.fillBodyCrc(relative);
       this.appendRun(physical, totalSize, physical + totalSize);
       lastRecordRelative = relative;
       relative += totalSize;
@@ -440,6 +443,20 @@ export class GroupCommitter {
 
   private ringInt64(relative: number): number {
     return this.ring.readInt32BE(relative) * TWO_POW_32 + (this.ring.readInt32BE(relative + 4) >>> 0);
+  }
+
+  /**
+   * The main thread leaves BODYCRC for the writer to fill (it has a core to spare; the main
+   * thread is the bottleneck under load). Computed here, before the record reaches any file.
+   */
+  private fillBodyCrc(relative: number): void {
+    const sysFlag = this.ring.readInt32BE(relative + POS_SYSFLAG);
+    const bornHostBytes = sysFlag & SYSFLAG_BORNHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
+    const storeHostBytes = sysFlag & SYSFLAG_STOREHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
+    const bodyLengthRelative = relative + POS_BORNHOST + bornHostBytes + 8 + storeHostBytes + 12;
+    const bodyBytes = this.ring.readInt32BE(bodyLengthRelative);
+    const crc = this.ring.crc32(bodyLengthRelative + 4, bodyBytes) & 0x7fffffff;
+    this.ring.writeInt32BE(relative + POS_BODYCRC, crc);
   }
 
   private storeTimestampAt(relative: number): number {
