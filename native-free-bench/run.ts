@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { DEFAULT_CASES, runPutBench } from './macro/put_throughput.bench.js';
+import { runRecoveryBench } from './macro/recovery.bench.js';
 
 const BENCHES: Record<string, { about: string; run: (smoke: boolean, rounds: number, runMs: number) => Promise<void> }> = {
   put: {
@@ -13,6 +14,18 @@ const BENCHES: Record<string, { about: string; run: (smoke: boolean, rounds: num
         rounds: smoke ? 1 : rounds,
         runMs: smoke ? 100 : runMs,
         segmentSizeBytes: smoke ? 64 * 1024 * 1024 : 1024 * 1024 * 1024,
+      });
+    },
+  },
+  recovery: {
+    about: 'open() time after a clean close and after a crash (abort), CRC on/off, warm/cold cache; 1 and 10 GiB of CommitLog',
+    run: async (smoke) => {
+      await runRecoveryBench({
+        sizesBytes: smoke ? [64 * 1024 * 1024] : [1024 * 1024 * 1024, 10 * 1024 * 1024 * 1024],
+        segmentSizeBytes: smoke ? 16 * 1024 * 1024 : 1024 * 1024 * 1024,
+        bodyBytes: 4096,
+        concurrency: 256,
+        runs: 3,
       });
     },
   },

@@ -36,3 +36,38 @@ export class Fifo<T> {
     return out;
   }
 }
+
+/**
+ * One timer for a FIFO whose entries expire in order: it fires at the head's deadline, hands
+ * every expired entry to `expire`, and re-arms for the next head.
+ */
+export class ExpiryTimer<T extends { deadlineMs: number }> {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly queue: Fifo<T>,
+    private readonly expire: (item: T) => void,
+    private readonly afterSweep: () => void,
+  ) {}
+
+  arm(): void {
+    if (this.timer !== null) return;
+    const head = this.queue.peek();
+    if (head === undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const nowMs = performance.now();
+      for (let item = this.queue.peek(); item !== undefined && item.deadlineMs <= nowMs; item = this.queue.peek()) {
+        this.queue.shift();
+        this.expire(item);
+      }
+      this.arm();
+      this.afterSweep();
+    }, Math.max(0, head.deadlineMs - performance.now()) + 1);
+  }
+
+  clear(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

@@ -30,7 +30,7 @@ import {
 } from './format/commit_log_record.js';
 import { encodeHostAddress } from './format/host_address.js';
 import { segmentName } from './format/segment_name.js';
-import { Fifo } from './fifo.js';
+import { ExpiryTimer, Fifo } from './fifo.js';
 import type { StorageSpec } from './io/storage.js';
 import { type BatchInput, type MessageInput, type PreparedPut, PutPreparer } from './put_request.js';
 import type { QueueOffsetEntry } from './recovery/queue_offset_table.js';
@@ -105,8 +105,15 @@ export class MessageStore {
   private readonly parked = new Fifo<ParkedPut>();
   private readonly requests = new Map<number, Request>();
   private nextRequestId = 1;
-  private flushTimer: NodeJS.Timeout | null = null;
-  private parkTimer: NodeJS.Timeout | null = null;
+  /** SYNC_FLUSH puts not fsynced by their deadline resolve FLUSH_DISK_TIMEOUT (still stored). */
+  private readonly flushExpiry = new ExpiryTimer(this.pendingFlush, (p) => {
+    p.result.putMessageStatus = PutMessageStatus.FLUSH_DISK_TIMEOUT;
+    p.resolve(p.result);
+  }, () => this.updateRef());
+  /** Sends parked on a full ring past osPageCacheBusyTimeOutMills resolve OS_PAGE_CACHE_BUSY. */
+  private readonly parkExpiry = new ExpiryTimer(this.parked, (p) => {
+    p.resolve(failedResult(PutMessageStatus.OS_PAGE_CACHE_BUSY));
+  }, () => this.updateRef());
   private state: State = 'open';
   private failure: StoreError | null = null;
   private closing: Promise<void> | null = null;
@@ -198,7 +205,7 @@ export class MessageStore {
         // bytes stored must be the bytes sent.
         for (const record of sequenced.records) record.body = Buffer.from(record.body);
         this.parked.push({ prepared: sequenced, resolve, deadlineMs: performance.now() + this.config.osPageCacheBusyTimeOutMills });
-        this.armParkTimer();
+        this.parkExpiry.arm();
       }
       this.updateRef();
     });
@@ -259,7 +266,7 @@ export class MessageStore {
     const pending: PendingPut = { endPhysicalOffset: this.nextPhysicalOffset, result, resolve, deadlineMs };
     if (waitFlush) {
       this.pendingFlush.push(pending);
-      this.armFlushTimer();
+      this.flushExpiry.arm();
     } else {
       this.pendingWrite.push(pending);
     }
@@ -355,39 +362,6 @@ export class MessageStore {
       this.parked.shift();
       this.sequence(head.prepared, head.resolve);
     }
-  }
-
-  private armParkTimer(): void {
-    if (this.parkTimer !== null) return;
-    const head = this.parked.peek();
-    if (head === undefined) return;
-    this.parkTimer = setTimeout(() => {
-      this.parkTimer = null;
-      const nowMs = performance.now();
-      for (let p = this.parked.peek(); p !== undefined && p.deadlineMs <= nowMs; p = this.parked.peek()) {
-        this.parked.shift();
-        p.resolve(failedResult(PutMessageStatus.OS_PAGE_CACHE_BUSY));
-      }
-      this.armParkTimer();
-      this.updateRef();
-    }, Math.max(0, head.deadlineMs - performance.now()) + 1);
-  }
-
-  private armFlushTimer(): void {
-    if (this.flushTimer !== null) return;
-    const head = this.pendingFlush.peek();
-    if (head === undefined) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = null;
-      const nowMs = performance.now();
-      for (let p = this.pendingFlush.peek(); p !== undefined && p.deadlineMs <= nowMs; p = this.pendingFlush.peek()) {
-        this.pendingFlush.shift();
-        p.result.putMessageStatus = PutMessageStatus.FLUSH_DISK_TIMEOUT;
-        p.resolve(p.result);
-      }
-      this.armFlushTimer();
-      this.updateRef();
-    }, Math.max(0, head.deadlineMs - performance.now()) + 1);
   }
 
   /**
@@ -511,8 +485,8 @@ export class MessageStore {
       }
     } finally {
       this.state = 'closed';
-      if (this.flushTimer !== null) clearTimeout(this.flushTimer);
-      if (this.parkTimer !== null) clearTimeout(this.parkTimer);
+      this.flushExpiry.clear();
+      this.parkExpiry.clear();
       const leftover = this.failure ?? new StoreError('E_STORE_CLOSED', 'the store closed before this put completed');
       for (const p of this.pendingWrite.drain()) p.resolve(failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));
       for (const p of this.pendingFlush.drain()) p.resolve(failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));

@@ -3,6 +3,8 @@
 // process or inside the worker threads. Calls are synchronous except fdatasyncAsync, which
 // lets the writer overlap an fsync with the next write (group commit pipelining).
 
+import path from 'node:path';
+
 /** An open file. `path` is kept for error messages and for fault injection by file. */
 export interface StorageFile {
   readonly fd: number;
@@ -42,6 +44,21 @@ export interface Storage {
   writeFileAtomic(file: string, data: Uint8Array): void;
   /** Reads a whole small file, or null if it does not exist. */
   readFile(file: string): Buffer | null;
+}
+
+/** Writes a whole small file durably through `storage`: temp file, fsync, rename, fsync of the directory. */
+export function writeFileAtomicVia(storage: Storage, file: string, data: Uint8Array): void {
+  const temp = `${file}.tmp`;
+  const handle = storage.open(temp, true);
+  try {
+    storage.truncate(handle, 0);
+    storage.pwritev(handle, [data], 0);
+    storage.fdatasync(handle);
+  } finally {
+    storage.close(handle);
+  }
+  storage.rename(temp, file);
+  storage.fsyncDir(path.dirname(file));
 }
 
 /**

@@ -1,8 +1,7 @@
 // Storage on node:fs, with explicit flags and modes at every call site.
 
 import fs from 'node:fs';
-import path from 'node:path';
-import type { Storage, StorageFile, StorageSpec } from './storage.js';
+import { type Storage, type StorageFile, type StorageSpec, writeFileAtomicVia } from './storage.js';
 
 const FILE_MODE = 0o644;
 const ZERO_CHUNK_BYTES = 1024 * 1024;
@@ -118,17 +117,7 @@ export class FsStorage implements Storage {
   }
 
   writeFileAtomic(file: string, data: Uint8Array): void {
-    const temp = `${file}.tmp`;
-    const handle = this.open(temp, true);
-    try {
-      this.truncate(handle, 0);
-      this.pwritev(handle, [data], 0);
-      this.fdatasync(handle);
-    } finally {
-      this.close(handle);
-    }
-    this.rename(temp, file);
-    this.fsyncDir(path.dirname(file));
+    writeFileAtomicVia(this, file, data);
   }
 
   readFile(file: string): Buffer | null {

@@ -15,6 +15,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageStore, type FlushDiskType, type MessageExt, type RecoverySummary } from '../../src/index.js';
 import { MAGIC_BLANK } from '../../src/format/commit_log_record.js';
+import { Prng } from './prng.js';
+
+export { Prng };
 
 /** Small segments, so a round rolls many of them. */
 export const CRASH_SEGMENT_BYTES = 64 * 1024;
@@ -40,33 +43,6 @@ export function mix32(a: number, b: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
-}
-
-/** mulberry32: same seed, same stream. */
-export class Prng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed | 0;
-  }
-
-  nextUint32(): number {
-    this.state = (this.state + 0x6d2b79f5) | 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-
-  /** An integer in [0, n). */
-  below(n: number): number {
-    return this.nextUint32() % n;
-  }
-
-  /** An integer in [min, max], both inclusive. */
-  inRange(min: number, max: number): number {
-    return min + this.below(max - min + 1);
-  }
 }
 
 /** Put number `putIndex` of the stream `seed`: where it goes and how many messages it holds. */

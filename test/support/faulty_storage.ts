@@ -30,7 +30,7 @@
 
 import path from 'node:path';
 import { parseSegmentName } from '../../src/format/segment_name.js';
-import type { Storage, StorageFile, StorageSpec } from '../../src/io/storage.js';
+import { type Storage, type StorageFile, type StorageSpec, writeFileAtomicVia } from '../../src/io/storage.js';
 import { FsStorage } from '../../src/io/storage_fs.js';
 
 export type FaultOp = 'pwritev' | 'fdatasync' | 'open' | 'truncate';
@@ -307,17 +307,7 @@ export class FaultyStorage implements Storage {
 
   writeFileAtomic(file: string, data: Uint8Array): void {
     // Through this class, so faults on pwritev/fdatasync/open apply to small files as well.
-    const temp = `${file}.tmp`;
-    const handle = this.open(temp, true);
-    try {
-      this.truncate(handle, 0);
-      this.pwritev(handle, [data], 0);
-      this.fdatasync(handle);
-    } finally {
-      this.close(handle);
-    }
-    this.rename(temp, file);
-    this.fsyncDir(path.dirname(file));
+    writeFileAtomicVia(this, file, data);
   }
 
   readFile(file: string): Buffer | null {

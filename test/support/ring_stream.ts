@@ -1,28 +1,9 @@
 // Seeded, reproducible number and byte streams for the ring tests: the producer and the
 // verifying consumer each build one from the same seed and compare byte for byte.
 
-/** mulberry32: a small 32-bit PRNG, good enough to drive test inputs; same seed, same stream. */
-export class Prng {
-  private state: number;
+import { Prng } from './prng.js';
 
-  constructor(seed: number) {
-    this.state = seed | 0;
-  }
-
-  /** The next value in [0, 2^32). */
-  nextUint32(): number {
-    this.state = (this.state + 0x6d2b79f5) | 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-
-  /** An integer in [min, max], both inclusive. */
-  nextInRange(min: number, max: number): number {
-    return min + (this.nextUint32() % (max - min + 1));
-  }
-}
+export { Prng };
 
 /**
  * An endless pseudo-random byte stream. Any loss, duplication or reordering of a run of bytes

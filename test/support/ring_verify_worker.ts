@@ -58,7 +58,7 @@ async function verify(config: RingVerifyWorkerData): Promise<RingVerifyReport> {
       }
       continue;
     }
-    const views = consumer.readable(reads.nextInRange(1, config.readBytesMax));
+    const views = consumer.readable(reads.inRange(1, config.readBytesMax));
     if (views.length === 2) readWrappedCount++;
     const lengthBytes = gather(views, chunk);
     for (let i = 0; i < lengthBytes; i++) {
@@ -96,12 +96,12 @@ function checkRandomAccess(
   reads: Prng,
 ): string | null {
   if (lengthBytes < 4) return null;
-  const relativeBytes = reads.nextInRange(0, lengthBytes - 4);
+  const relativeBytes = reads.inRange(0, lengthBytes - 4);
   const view = new DataView(chunk.buffer, chunk.byteOffset, lengthBytes);
   if (consumer.readInt32BE(relativeBytes) !== view.getInt32(relativeBytes, false)) {
     return `readInt32BE mismatch at relative ${relativeBytes}`;
   }
-  const copyBytes = reads.nextInRange(0, lengthBytes - relativeBytes);
+  const copyBytes = reads.inRange(0, lengthBytes - relativeBytes);
   const target = new Uint8Array(copyBytes + 3);
   consumer.copyOut(target, 3, relativeBytes, copyBytes);
   for (let i = 0; i < copyBytes; i++) {

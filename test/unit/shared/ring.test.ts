@@ -234,7 +234,7 @@ describe('ring wrap-around', () => {
       const target = new ByteStream(SEED);
       const sizes = new Prng(SEED);
       for (let round = 0; round < 40; round++) {
-        const lengthBytes = sizes.nextInRange(1, 4096);
+        const lengthBytes = sizes.inRange(1, 4096);
         assert.equal(producer.freeBytes(), 4096, `seed=${SEED}`);
         const chunk = new Uint8Array(lengthBytes);
         source.fill(chunk, 0, lengthBytes);
@@ -379,7 +379,7 @@ async function produce(producer: RingProducer, seed: number, totalBytes: number)
   let sentBytes = 0;
   let waitCount = 0;
   while (sentBytes < totalBytes) {
-    const lengthBytes = Math.min(choices.nextInRange(1, 5000), totalBytes - sentBytes);
+    const lengthBytes = Math.min(choices.inRange(1, 5000), totalBytes - sentBytes);
     while (producer.freeBytes() < lengthBytes) {
       producer.publish();
       waitCount++;
@@ -394,7 +394,7 @@ async function produce(producer: RingProducer, seed: number, totalBytes: number)
     stream.fill(scratch, alignment, lengthBytes);
     producer.write(scratch.subarray(alignment, alignment + lengthBytes));
     sentBytes += lengthBytes;
-    if (choices.nextInRange(1, 3) === 1) producer.publish();
+    if (choices.inRange(1, 3) === 1) producer.publish();
   }
   producer.publish();
   return { waitCount };
