@@ -48,6 +48,8 @@ export interface MessageStoreInternals {
 
 const RING_CAPACITY_BYTES_MIN = 16 * 1024 * 1024;
 const RING_CAPACITY_BYTES_MAX = 1024 * 1024 * 1024;
+/** Unpublished ring bytes that make a burst of sends publish before its end. */
+const PUBLISH_EARLY_BYTES = 64 * 1024;
 /** Segment read handles kept open by lookMessageByOffset. */
 const READ_FILES_MAX = 64;
 
@@ -278,6 +280,8 @@ export class MessageStore {
    * woken (a futex syscall) once, not once per message.
    */
   private schedulePublish(): void {
+    // A long burst publishes as it goes, so the writer works while this thread still encodes.
+    if (this.ring.unpublishedBytes() >= PUBLISH_EARLY_BYTES) this.ring.publish();
     if (this.publishScheduled) return;
     this.publishScheduled = true;
     queueMicrotask(this.publishNow);
