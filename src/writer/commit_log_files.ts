@@ -62,6 +62,33 @@ export class CommitLogFiles {
     return segment;
   }
 
+  /**
+   * Zero-fills and fsyncs an unwritten segment before first use, fsyncing every `syncEveryPages`
+   * pages (RocketMQ's warm-up of a new file, flushLeastPagesWhenWarmMapedFile). Blocks the
+   * caller: used once at start-up for a brand-new segment; later segments are warmed in the
+   * background by the SegmentWarmer.
+   */
+  warmSync(startOffset: number, syncEveryPages: number): void {
+    const segment = this.segmentFor(startOffset, startOffset);
+    const zeros = Buffer.alloc(1024 * 1024);
+    const syncEveryBytes = syncEveryPages * 4096;
+    let unsyncedBytes = 0;
+    try {
+      for (let position = 0; position < this.segmentSizeBytes; position += zeros.length) {
+        const length = Math.min(zeros.length, this.segmentSizeBytes - position);
+        this.storage.pwritev(segment.file, [zeros.subarray(0, length)], position);
+        unsyncedBytes += length;
+        if (unsyncedBytes >= syncEveryBytes) {
+          this.storage.fdatasync(segment.file);
+          unsyncedBytes = 0;
+        }
+      }
+      this.storage.fdatasync(segment.file);
+    } catch (error) {
+      throw ioError(`warm-up of CommitLog segment ${segment.file.path} failed`, error, 'create-segment');
+    }
+  }
+
   /** Creates the segment after the one holding `physicalOffset` if it does not exist yet. */
   preallocateNext(physicalOffset: number): void {
     const next = this.segmentStartOf(physicalOffset) + this.segmentSizeBytes;

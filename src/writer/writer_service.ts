@@ -60,6 +60,8 @@ export class WriterService {
     this.checkpoint = new CheckpointFile(storage, this.rootDir);
     this.checkpoint.writeSync(recovery.checkpoint);
     const end = recovery.endPhysicalOffset;
+    const fresh = end % config.mappedFileSizeCommitLog === 0;
+    if (config.warmMapedFileEnable && fresh) this.files.warmSync(end, config.flushLeastPagesWhenWarmMapedFile);
     this.files.segmentFor(end, end);
     this.files.preallocateNext(end);
     this.committer = new GroupCommitter({
