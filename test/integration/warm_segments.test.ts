@@ -15,7 +15,6 @@ const SEGMENT_BYTES = 64 * 1024;
 for (const flushDiskType of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as FlushDiskType[]) {
   test(`warmed segments keep every message byte for byte across rolls and a reopen (${flushDiskType})`, async (t) => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-warm-'));
-    t.after(() => fs.rmSync(root, { recursive: true, force: true }));
     const options = { storePathRootDir: root, flushDiskType, mappedFileSizeCommitLog: SEGMENT_BYTES, warmMapedFileEnable: true };
     const first = await MessageStore.open(options);
     const bodies: string[] = [];
@@ -33,7 +32,7 @@ for (const flushDiskType of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as FlushDiskType[]) {
     await first.close();
 
     const second = await MessageStore.open(options);
-    t.after(() => second.close());
+    t.after(() => second.close().finally(() => fs.rmSync(root, { recursive: true, force: true })));
     const messages = await readAllMessages(second, SEGMENT_BYTES);
     assert.deepEqual(messages.map((m) => m.body.toString('utf8')), bodies);
     const next = await second.putMessage({ topic: 'Warm', queueId: 0, body: 'after reopen' });
