@@ -26,6 +26,7 @@ const BENCHES: Record<string, { about: string; run: (smoke: boolean, rounds: num
         bodyBytes: 4096,
         concurrency: 256,
         runs: 3,
+        dropCaches: !smoke,
       });
     },
   },

@@ -34,6 +34,11 @@ export interface RecoveryBenchOptions {
   concurrency: number;
   /** Timed opens per (size, case, cache state); the table shows medians. */
   runs: number;
+  /**
+   * Try /proc/sys/vm/drop_caches for cold-cache runs. It empties the whole machine's page cache,
+   * so smoke runs (inside npm test, next to other work) leave it off.
+   */
+  dropCaches: boolean;
   dir?: string;
 }
 
@@ -285,7 +290,9 @@ export async function runRecoveryBench(options: RecoveryBenchOptions): Promise<v
   const problems: string[] = [];
   let checksum = 0;
   try {
-    const drop = probeDropCaches(root);
+    const drop: DropProbe = options.dropCaches
+      ? probeDropCaches(root)
+      : { works: false, detail: 'not tried (it empties the whole machine\'s page cache): warm runs only' };
     printHeader('mqstore recovery time: MessageStore.open() after a clean close and after a crash', root, {
       segment: `${options.segmentSizeBytes} bytes`,
       sizes: options.sizesBytes.map(sizeLabel).join(', '),
