@@ -17,6 +17,8 @@ export interface PutCase {
   bodyBytes: number;
   flushDiskType: FlushDiskType;
   concurrency: number;
+  /** warmMapedFileEnable: zero-filled segments (off by default, as in RocketMQ). */
+  warm?: boolean;
 }
 
 export interface PutFigures {
@@ -183,7 +185,7 @@ export async function runPutBench(options: PutBenchOptions): Promise<PutCaseResu
 }
 
 async function runCase(root: string, c: PutCase, options: PutBenchOptions): Promise<PutCaseResult> {
-  const name = `${c.bodyBytes}-${c.flushDiskType}-${c.concurrency}`;
+  const name = `${c.bodyBytes}-${c.flushDiskType}-${c.concurrency}${c.warm === true ? '-warm' : ''}`;
   const storeDir = path.join(root, name);
   const baselineFile = path.join(root, `${name}.baseline`);
   const recordBytes = c.bodyBytes + RECORD_OVERHEAD_BYTES;
@@ -191,6 +193,7 @@ async function runCase(root: string, c: PutCase, options: PutBenchOptions): Prom
     storePathRootDir: storeDir,
     flushDiskType: c.flushDiskType,
     mappedFileSizeCommitLog: options.segmentSizeBytes,
+    warmMapedFileEnable: c.warm === true,
   });
   const engineRuns: PutFigures[] = [];
   const baselineRuns: PutFigures[] = [];
@@ -220,7 +223,7 @@ async function runCase(root: string, c: PutCase, options: PutBenchOptions): Prom
 }
 
 const HEADER =
-  'size  mode        conc |   msgs/s     MB/s  p50 ms  p99 ms  max ms  fsync/s  msg/fsync |  baseline msgs/s  ratio';
+  'size  mode          conc |   msgs/s     MB/s  p50 ms  p99 ms  max ms  fsync/s  msg/fsync |  baseline msgs/s  ratio';
 
 function printRow(r: PutCaseResult): void {
   if (printRow.first) {
@@ -231,15 +234,19 @@ function printRow(r: PutCaseResult): void {
   const e = r.engine;
   const fmt = (n: number, w: number, d = 0): string => n.toFixed(d).padStart(w);
   console.log(
-    `${String(r.case.bodyBytes).padEnd(5)} ${r.case.flushDiskType.padEnd(11)} ${fmt(r.case.concurrency, 4)} |` +
+    `${String(r.case.bodyBytes).padEnd(5)} ${(r.case.flushDiskType + (r.case.warm === true ? '+w' : '')).padEnd(13)} ${fmt(r.case.concurrency, 4)} |` +
       ` ${fmt(e.msgsPerSec, 8)} ${fmt(e.mbPerSec, 8, 1)} ${fmt(e.p50Ms, 7, 3)} ${fmt(e.p99Ms, 7, 3)} ${fmt(e.maxMs, 7, 1)}` +
       ` ${fmt(e.fsyncsPerSec, 8)} ${fmt(e.msgsPerFsync, 10, 1)} | ${fmt(r.baseline.msgsPerSec, 16)} ${fmt(r.ratio, 6, 2)}`,
   );
 }
 printRow.first = true;
 
-export const DEFAULT_CASES: PutCase[] = [128, 1024].flatMap((bodyBytes) =>
-  (['ASYNC_FLUSH', 'SYNC_FLUSH'] as const).flatMap((flushDiskType) =>
-    [1, 64, 1024].map((concurrency) => ({ bodyBytes, flushDiskType, concurrency })),
+export const DEFAULT_CASES: PutCase[] = [
+  ...[128, 1024].flatMap((bodyBytes) =>
+    (['ASYNC_FLUSH', 'SYNC_FLUSH'] as const).flatMap((flushDiskType) =>
+      [1, 64, 1024].map((concurrency) => ({ bodyBytes, flushDiskType, concurrency })),
+    ),
   ),
-);
+  // The same SYNC_FLUSH target case with zero-filled segments (mode shown as SYNC_FLUSH+w).
+  { bodyBytes: 1024, flushDiskType: 'SYNC_FLUSH', concurrency: 64, warm: true },
+];

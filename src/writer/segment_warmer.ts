@@ -36,11 +36,16 @@ export class SegmentWarmer {
   step(wroteWhere: number): void {
     if (this.burst !== null) return;
     const size = this.files.segmentSizeBytes;
-    const next = this.files.segmentStartOf(wroteWhere) + size;
+    const current = this.files.segmentStartOf(wroteWhere);
+    const next = current + size;
     this.zeroedWhere = Math.max(this.zeroedWhere, next);
-    if (this.zeroedWhere >= next + size) return;
+    // Pace the zeros with the data: keep the next segment warmed as far (plus one burst) as the
+    // current one is filled, so the extra writes are spread out instead of saturating the disk
+    // the moment a segment is opened.
+    const target = Math.min(next + size, next + (wroteWhere - current) + WARM_BURST_BYTES);
+    if (this.zeroedWhere >= target) return;
     const start = this.zeroedWhere;
-    const end = Math.min(start + WARM_BURST_BYTES, next + size);
+    const end = Math.min(start + WARM_BURST_BYTES, target);
     const segment = this.files.segmentFor(start, start);
     this.burst = { start, end };
     this.storage
