@@ -48,6 +48,8 @@ export interface MessageStoreInternals {
 
 const RING_CAPACITY_BYTES_MIN = 16 * 1024 * 1024;
 const RING_CAPACITY_BYTES_MAX = 1024 * 1024 * 1024;
+/** Upper-case two-digit hex of every byte value, for message ids. */
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
 /** Unpublished ring bytes that make a burst of sends publish before its end. */
 const PUBLISH_EARLY_BYTES = 64 * 1024;
 /** Segment read handles kept open by lookMessageByOffset. */
@@ -99,6 +101,7 @@ export class MessageStore {
   private readonly recovery: RecoverySummary;
   private readonly queueOffsets = new Map<string, Map<number, number>>();
   private scratch: Buffer;
+  private scratchView: DataView;
   private nextPhysicalOffset: number;
   private minPhysicalOffset: number;
   private progress: WriterProgress;
@@ -133,13 +136,16 @@ export class MessageStore {
     this.segmentSizeBytes = config.mappedFileSizeCommitLog;
     this.storeHostBytes = encodeHostAddress(config.storeHost, 'storeHost');
     this.msgIdPrefix = Buffer.from(this.storeHostBytes).toString('hex').toUpperCase();
-    assert(this.msgIdAt(0) === offsetMsgId(this.storeHostBytes, 0), 'fast msgId agrees with the codec');
+    for (const sample of [0, 0xabcdef, 2 ** 40 + 123]) {
+      assert(this.msgIdAt(sample) === offsetMsgId(this.storeHostBytes, sample), 'fast msgId agrees with the codec');
+    }
     this.preparer = new PutPreparer({
       maxMessageSize: config.maxMessageSize,
       segmentSizeBytes: this.segmentSizeBytes,
       storeHost: this.storeHostBytes,
     });
     this.scratch = Buffer.allocUnsafe(recordBytesMax(config.maxMessageSize) + 64);
+    this.scratchView = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
     this.nextPhysicalOffset = recovery.endPhysicalOffset;
     this.minPhysicalOffset = recovery.minPhysicalOffset;
     const end = recovery.endPhysicalOffset;
@@ -243,7 +249,7 @@ export class MessageStore {
       parts.physicalOffset = physical + (position - start);
       parts.storeTimestamp = storeTimestamp;
       msgId += (i === 0 ? '' : ',') + this.msgIdAt(parts.physicalOffset);
-      position += writeRecord(this.scratch, position, parts);
+      position += writeRecord(this.scratch, position, parts, this.scratchView);
     }
     assert(position - start === prepared.sizeBytes, 'prepared size matches the encoded records');
     this.ring.write(this.scratch.subarray(start, position));
@@ -294,7 +300,13 @@ export class MessageStore {
 
   /** offsetMsgId without a Buffer round trip: store-host hex + 16 hex digits of the offset. */
   private msgIdAt(physicalOffset: number): string {
-    return this.msgIdPrefix + physicalOffset.toString(16).toUpperCase().padStart(16, '0');
+    const high = Math.floor(physicalOffset / 4294967296);
+    const low = physicalOffset >>> 0;
+    return (
+      this.msgIdPrefix +
+      HEX_BYTE[(high >>> 24) & 0xff]! + HEX_BYTE[(high >>> 16) & 0xff]! + HEX_BYTE[(high >>> 8) & 0xff]! + HEX_BYTE[high & 0xff]! +
+      HEX_BYTE[low >>> 24]! + HEX_BYTE[(low >>> 16) & 0xff]! + HEX_BYTE[(low >>> 8) & 0xff]! + HEX_BYTE[low & 0xff]!
+    );
   }
 
   /**
@@ -303,7 +315,10 @@ export class MessageStore {
    */
   private stage(sizeBytes: number): number {
     const position = this.ring.writeAlignment();
-    if (this.scratch.length < position + sizeBytes) this.scratch = Buffer.allocUnsafe(position + sizeBytes + 64);
+    if (this.scratch.length < position + sizeBytes) {
+      this.scratch = Buffer.allocUnsafe(position + sizeBytes + 64);
+      this.scratchView = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
+    }
     return position;
   }
 
