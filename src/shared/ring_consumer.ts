@@ -120,7 +120,9 @@ export class RingConsumer {
 
   /** The big-endian int32 at `relativeBytes` after the read position, read across the wrap. */
   readInt32BE(relativeBytes: number): number {
-    this.assertSeen(relativeBytes, 4);
+    // Called several times per record on the writer's hot path: one combined bounds check
+    // (a negative or fractional position also fails it) instead of assertSeen's four.
+    assert(relativeBytes >= 0 && relativeBytes + 4 <= ((this.writeCountSeenBytes - this.readCountBytes) | 0), 'read stays inside available bytes');
     const positionBytes = (this.readCountBytes + relativeBytes) & this.maskBytes;
     if (positionBytes <= this.capacityBytes - 4) return this.view.getInt32(positionBytes, false);
     const mask = this.maskBytes;
