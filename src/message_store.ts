@@ -125,6 +125,7 @@ export class MessageStore {
   private readonly readFiles = new Map<number, Promise<FileHandle>>();
   private workerRefed = true;
   private publishScheduled = false;
+  private readonly syncFlush: boolean;
   private readonly msgIdPrefix: string;
 
   private constructor(config: MessageStoreConfig, worker: Worker, ringSab: SharedArrayBuffer, lock: StoreLock, recovery: RecoverySummary) {
@@ -134,6 +135,7 @@ export class MessageStore {
     this.lock = lock;
     this.recovery = recovery;
     this.segmentSizeBytes = config.mappedFileSizeCommitLog;
+    this.syncFlush = config.flushDiskType === 'SYNC_FLUSH';
     this.storeHostBytes = encodeHostAddress(config.storeHost, 'storeHost');
     this.msgIdPrefix = Buffer.from(this.storeHostBytes).toString('hex').toUpperCase();
     for (const sample of [0, 0xabcdef, 2 ** 40 + 123]) {
@@ -287,7 +289,9 @@ export class MessageStore {
    */
   private schedulePublish(): void {
     // A long burst publishes as it goes, so the writer works while this thread still encodes.
-    if (this.ring.unpublishedBytes() >= PUBLISH_EARLY_BYTES) this.ring.publish();
+    // Not in SYNC_FLUSH: there a burst published in parts is split across two fsyncs, and the
+    // senders of the second part wait a whole extra fsync.
+    if (!this.syncFlush && this.ring.unpublishedBytes() >= PUBLISH_EARLY_BYTES) this.ring.publish();
     if (this.publishScheduled) return;
     this.publishScheduled = true;
     queueMicrotask(this.publishNow);
