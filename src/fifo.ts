@@ -17,6 +17,10 @@ export class Fifo<T> {
     return this.items[this.head];
   }
 
+  peekLast(): T | undefined {
+    return this.length === 0 ? undefined : this.items[this.items.length - 1];
+  }
+
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head];
@@ -26,6 +30,10 @@ export class Fifo<T> {
       this.head = 0;
     }
     return item;
+  }
+
+  forEach(visit: (item: T) => void): void {
+    for (let i = this.head; i < this.items.length; i++) visit(this.items[i]!);
   }
 
   /** Removes and returns everything. */
@@ -69,5 +77,15 @@ export class ExpiryTimer<T extends { deadlineMs: number }> {
   clear(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  /** Moves every waiting deadline `byMs` earlier (a shorter timeout) and re-arms. */
+  shorten(byMs: number): void {
+    if (byMs <= 0) return;
+    this.queue.forEach((item) => {
+      item.deadlineMs -= byMs;
+    });
+    this.clear();
+    this.arm();
   }
 }

@@ -67,6 +67,8 @@ interface ParkedPut {
   prepared: PreparedPut;
   resolve: (result: PutMessageResult) => void;
   deadlineMs: number;
+  /** Called when the send leaves the line (sequenced, expired or failed): flush() waits on it. */
+  onLeave?: () => void;
 }
 
 interface Request {
@@ -117,8 +119,12 @@ export class MessageStore {
   }, () => this.updateRef());
   /** Sends parked on a full ring past osPageCacheBusyTimeOutMills resolve OS_PAGE_CACHE_BUSY. */
   private readonly parkExpiry = new ExpiryTimer(this.parked, (p) => {
+    this.parkedBytes -= p.prepared.sizeBytes;
     p.resolve(failedResult(PutMessageStatus.OS_PAGE_CACHE_BUSY));
+    p.onLeave?.();
   }, () => this.updateRef());
+  /** Bytes of the sends waiting in `parked`. */
+  private parkedBytes = 0;
   private state: State = 'open';
   private failure: StoreError | null = null;
   private closing: Promise<void> | null = null;
@@ -210,7 +216,11 @@ export class MessageStore {
     return new Promise((resolve) => {
       if (this.parked.length === 0 && this.hasRoomFor(sequenced)) {
         this.sequence(sequenced, resolve);
+      } else if (this.parkedBytes + sequenced.sizeBytes > this.ring.capacityBytes) {
+        // Memory stays bounded under any load: at most one ring's worth of sends wait in line.
+        resolve(failedResult(PutMessageStatus.OS_PAGE_CACHE_BUSY));
       } else {
+        this.parkedBytes += sequenced.sizeBytes;
         // Keep a private copy: the caller may reuse its buffer while the send is parked, and the
         // bytes stored must be the bytes sent.
         for (const record of sequenced.records) record.body = Buffer.from(record.body);
@@ -383,8 +393,11 @@ export class MessageStore {
   private unpark(): void {
     for (let head = this.parked.peek(); head !== undefined && this.hasRoomFor(head.prepared); head = this.parked.peek()) {
       this.parked.shift();
+      this.parkedBytes -= head.prepared.sizeBytes;
       this.sequence(head.prepared, head.resolve);
+      head.onLeave?.();
     }
+    if (this.parked.length === 0) this.parkedBytes = 0;
   }
 
   /**
@@ -400,7 +413,11 @@ export class MessageStore {
     const failed = failedResult(status, error);
     for (const p of this.pendingWrite.drain()) p.resolve(failed);
     for (const p of this.pendingFlush.drain()) p.resolve(failed);
-    for (const p of this.parked.drain()) p.resolve(failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, error));
+    for (const p of this.parked.drain()) {
+      p.resolve(failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, error));
+      p.onLeave?.();
+    }
+    this.parkedBytes = 0;
     for (const request of this.requests.values()) request.reject(error);
     this.requests.clear();
     this.updateRef();
@@ -415,7 +432,9 @@ export class MessageStore {
   private updateRef(): void {
     const busy =
       this.pendingWrite.length + this.pendingFlush.length + this.parked.length + this.requests.size > 0 ||
-      this.state === 'closing';
+      this.state === 'closing' ||
+      // Transient pool: a put is acknowledged when staged; the process must live until it is written.
+      (this.state === 'open' && this.progress.wroteWhere < this.nextPhysicalOffset);
     if (busy === this.workerRefed) return;
     this.workerRefed = busy;
     if (busy) this.worker.ref();
@@ -460,11 +479,21 @@ export class MessageStore {
     return this.recovery;
   }
 
-  /** Resolves once everything sent before the call is fsynced. */
-  flush(): Promise<void> {
-    if (this.state === 'closed') return Promise.reject(new StoreError('E_STORE_CLOSED', 'the store is closed'));
+  /** Resolves once everything sent before the call is fsynced (parked sends included). */
+  async flush(): Promise<void> {
+    if (this.state === 'closed') throw new StoreError('E_STORE_CLOSED', 'the store is closed');
+    const lastParked = this.parked.peekLast();
+    if (lastParked !== undefined) {
+      await new Promise<void>((resolve) => {
+        const previous = lastParked.onLeave;
+        lastParked.onLeave = () => {
+          previous?.();
+          resolve();
+        };
+      });
+    }
     this.ring.publish(); // Sends of this tick are still unpublished (schedulePublish).
-    return this.request({ type: 'FLUSH', targetPhysicalOffset: this.nextPhysicalOffset });
+    await this.request({ type: 'FLUSH', targetPhysicalOffset: this.nextPhysicalOffset });
   }
 
   /** Changes runtime-tunable knobs on the live store (flush and commit policy, limits). */
@@ -474,8 +503,13 @@ export class MessageStore {
       throw new StoreError('E_CONFIG_INVALID', `maxMessageSize ${checked.maxMessageSize} needs a larger write ring; reopen the store with it`);
     }
     if (this.state !== 'open') throw new StoreError('E_STORE_CLOSED', 'the store is not open');
+    const previous = this.config;
     this.config = { ...this.config, ...checked };
     this.preparer.limits = { ...this.preparer.limits, maxMessageSize: this.config.maxMessageSize };
+    // A shorter timeout applies to puts already waiting too; shifting every deadline by the same
+    // amount keeps each queue in deadline order, which the expiry timers rely on.
+    this.flushExpiry.shorten(previous.syncFlushTimeout - this.config.syncFlushTimeout);
+    this.parkExpiry.shorten(previous.osPageCacheBusyTimeOutMills - this.config.osPageCacheBusyTimeOutMills);
     await this.request({ type: 'UPDATE_CONFIG', config: this.config });
   }
 
@@ -495,7 +529,11 @@ export class MessageStore {
   private async shutdown(): Promise<void> {
     const failed = this.state === 'failed';
     this.state = 'closing';
-    for (const p of this.parked.drain()) p.resolve(this.unavailable());
+    for (const p of this.parked.drain()) {
+      p.resolve(this.unavailable());
+      p.onLeave?.();
+    }
+    this.parkedBytes = 0;
     this.ring.publish(); // Sends of this tick are accepted: the writer must see them before CLOSE.
     this.updateRef();
     try {
@@ -513,6 +551,8 @@ export class MessageStore {
       const leftover = this.failure ?? new StoreError('E_STORE_CLOSED', 'the store closed before this put completed');
       for (const p of this.pendingWrite.drain()) p.resolve(failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));
       for (const p of this.pendingFlush.drain()) p.resolve(failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));
+      for (const request of this.requests.values()) request.reject(leftover);
+      this.requests.clear();
       await this.worker.terminate();
       for (const handle of this.readFiles.values()) await handle.then((h) => h.close(), () => undefined);
       this.readFiles.clear();

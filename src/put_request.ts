@@ -100,7 +100,13 @@ function checkBody(value: unknown): Uint8Array {
   throw invalidArgument(`body must be a Uint8Array or a string, got ${value === null ? 'null' : typeof value}`);
 }
 
+/** False for strings with a lone surrogate: UTF-8 cannot carry them, they would be stored as U+FFFD. */
+function wellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
 function checkText(name: string, value: string): void {
+  if (!wellFormed(value)) throw invalidArgument(`${name} is not well-formed UTF-16 (a lone surrogate)`);
   if (value.includes(NAME_VALUE_SEPARATOR) || value.includes(PROPERTY_SEPARATOR)) {
     throw invalidArgument(`${name} must not contain the property separators \\u0001 or \\u0002`);
   }
@@ -147,7 +153,8 @@ function topicBytesOf(topic: unknown, cache: Map<string, Buffer>): Buffer | PutM
   const cached = cache.get(topic);
   if (cached !== undefined) return cached;
   const bytes = Buffer.from(topic, 'utf8');
-  if (bytes.length === 0 || bytes.length > TOPIC_V2_BYTES_MAX) return PutMessageStatus.MESSAGE_ILLEGAL;
+  // A lone surrogate would be stored as U+FFFD: two different topics would share one on disk.
+  if (bytes.length === 0 || bytes.length > TOPIC_V2_BYTES_MAX || !wellFormed(topic)) return PutMessageStatus.MESSAGE_ILLEGAL;
   if (cache.size >= 4096) cache.clear();
   cache.set(topic, bytes);
   return bytes;

@@ -227,7 +227,7 @@ export function readInt64(source: Buffer, position: number): number {
 /** Serialises properties as RocketMQ does: name\u0001value\u0002 per pair. */
 export function propertiesToString(properties: Record<string, string>): string {
   let out = '';
-  for (const name in properties) {
+  for (const name of Object.keys(properties)) {
     const value = properties[name];
     if (value === undefined || value === null) continue;
     out += name + NAME_VALUE_SEPARATOR + value + PROPERTY_SEPARATOR;
@@ -243,9 +243,15 @@ export function stringToProperties(text: string): Record<string, string> {
     if (fragment.length < 3) continue;
     const split = fragment.indexOf(NAME_VALUE_SEPARATOR);
     if (split <= 0 || split === fragment.length - 1) continue;
-    out[fragment.slice(0, split)] = fragment.slice(split + 1);
+    setOwn(out, fragment.slice(0, split), fragment.slice(split + 1));
   }
   return out;
+}
+
+/** Sets an own property, even for the name "__proto__" (plain assignment would hit the setter). */
+function setOwn(target: Record<string, string>, name: string, value: string): void {
+  if (name === '__proto__') Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  else target[name] = value;
 }
 
 /** RocketMQ's offset message id: store host bytes + 8-byte physical offset, upper-case hex. */
@@ -286,7 +292,7 @@ export function buildPropertiesString(
 ): string {
   let out = '';
   if (properties !== undefined) {
-    for (const name in properties) {
+    for (const name of Object.keys(properties)) {
       if (name === PROPERTY_TAGS && tags !== undefined) continue;
       if (name === PROPERTY_KEYS && keys !== undefined) continue;
       if (name === PROPERTY_WAIT) continue;

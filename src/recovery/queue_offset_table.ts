@@ -62,8 +62,11 @@ interface SnapshotJson {
 }
 
 export function encodeQueueOffsetSnapshot(physicalOffset: number, entries: readonly QueueOffsetEntry[]): Buffer {
-  const offsetTable: Record<string, Record<string, number>> = {};
-  for (const [topic, queueId, next] of entries) (offsetTable[topic] ??= {})[String(queueId)] = next;
+  // Null-prototype objects: a topic named "__proto__" or "constructor" is a topic like any other.
+  const offsetTable: Record<string, Record<string, number>> = Object.create(null);
+  for (const [topic, queueId, next] of entries) {
+    (offsetTable[topic] ??= Object.create(null) as Record<string, number>)[String(queueId)] = next;
+  }
   const json: SnapshotJson = { version: QUEUE_OFFSETS_VERSION, physicalOffset, offsetTable };
   return Buffer.from(JSON.stringify(json, null, 1));
 }

@@ -16,6 +16,7 @@ import { type QueueOffsetEntry, QueueOffsetTable, readQueueOffsetSnapshot, takes
 import { isZeroFrom, type ScanStop, SegmentScanner, zeroFrom } from './segment_scanner.js';
 
 export const ABORT_FILE_NAME = 'abort';
+const STOP_SCAN = Symbol('stop scan');
 
 export interface RecoveryEvent {
   /** 'cut': the log was cut at physicalOffset; 'removed': a file was deleted; 'ignored': a file or value was not used. */
@@ -85,7 +86,7 @@ export class Recovery {
     const trustedEnd = checkpoint?.flushedPhyOffset ?? 0;
     const snapshot = lastExitOK && checkpoint !== null ? readQueueOffsetSnapshot(this.storage, rootDir) : null;
     const normal = snapshot !== null && snapshot.physicalOffset === trustedEnd;
-    const table = normal ? QueueOffsetTable.fromEntries(snapshot.entries) : new QueueOffsetTable();
+    let table = normal ? QueueOffsetTable.fromEntries(snapshot.entries) : new QueueOffsetTable();
     const tableFrom = normal ? trustedEnd : -1;
     const firstIndex = normal ? this.segmentIndexFor(segments, trustedEnd) : 0;
     let lastStoreTimestamp = 0;
@@ -101,9 +102,15 @@ export class Recovery {
     }
     if (normal && end !== trustedEnd) {
       this.note('ignored', '', end, `clean shutdown recorded the log end at ${trustedEnd}, the scan found ${end}`, end < trustedEnd);
+      // The saved table describes records that are gone (or misses new ones): rebuild it, so an
+      // offset cut with its record is given out again and queues stay gap-free.
+      table = this.rebuildTable();
     }
-    const base = checkpoint ?? emptyCheckpoint();
     const remaining = this.listSegments();
+    // After a crash the kept tail may hold bytes that reached the page cache but were never
+    // fsynced; make them durable now, before anything is acknowledged on top of them.
+    if (!normal) this.syncTail(remaining, trustedEnd, end);
+    const base = checkpoint ?? emptyCheckpoint();
     return {
       lastExitOK,
       minPhysicalOffset: remaining.length === 0 || end === remaining[0]!.startOffset ? -1 : remaining[0]!.startOffset,
@@ -111,7 +118,7 @@ export class Recovery {
       checkpoint: {
         ...base,
         physicMsgTimestamp: Math.max(base.physicMsgTimestamp, lastStoreTimestamp),
-        flushedPhyOffset: Math.min(end, base.flushedPhyOffset),
+        flushedPhyOffset: end,
         confirmPhyOffset: end,
       },
       queueOffsets: table.entries(),
@@ -143,7 +150,7 @@ export class Recovery {
         result = scanner.scan(0, this.options.checkCrc, onRecord);
         this.scannedBytes += scanner.scannedBytes;
         if (result.stop.kind === 'blank') continue;
-        this.cut(segment, file, result.endPosition, result.stop, trustedEnd);
+        this.cut(segment, file, scanner, result.endPosition, result.stop, trustedEnd);
       } finally {
         this.storage.close(file);
       }
@@ -155,17 +162,32 @@ export class Recovery {
     return last === undefined ? 0 : last.startOffset + size;
   }
 
-  private cut(segment: SegmentEntry, file: StorageFile, position: number, stop: ScanStop, trustedEnd: number): void {
+  private cut(
+    segment: SegmentEntry,
+    file: StorageFile,
+    scanner: SegmentScanner,
+    position: number,
+    stop: ScanStop,
+    trustedEnd: number,
+  ): void {
     const size = this.options.segmentSizeBytes;
     const physicalOffset = segment.startOffset + position;
-    if (stop.kind === 'invalid') {
-      this.note('cut', segment.path, physicalOffset, stop.reason, physicalOffset < trustedEnd);
-    }
     // Past a clean shutdown's recorded end nothing was ever written: no need to read it.
     if (stop.kind === 'zero' && physicalOffset === this.cleanEnd) return;
+    const dirtyTail = stop.kind === 'invalid' || !isZeroFrom(this.storage, file, position, size);
+    if (dirtyTail) {
+      // A valid record after the cut means damage in the middle of data, not a torn tail.
+      const next = scanner.findRecordAfter(position);
+      const reason = stop.kind === 'invalid' ? stop.reason : 'zero header';
+      if (next >= 0) {
+        this.note('cut', segment.path, physicalOffset, `${reason}, followed by a valid record at ${segment.startOffset + next}`, true);
+      } else if (stop.kind === 'invalid') {
+        this.note('cut', segment.path, physicalOffset, reason, physicalOffset < trustedEnd);
+      }
+    }
     // Bytes past the end may be a torn record, or pages of a lost write that reached the disk
     // out of order. Zero them, so a later record can never line up with stale bytes.
-    if (stop.kind === 'invalid' || physicalOffset < trustedEnd || !isZeroFrom(this.storage, file, position, size)) {
+    if (dirtyTail || physicalOffset < trustedEnd) {
       const zeroedBytes = zeroFrom(this.storage, file, position, size);
       if (zeroedBytes > 0) this.storage.fdatasync(file);
     }
@@ -173,11 +195,63 @@ export class Recovery {
 
   private removeLaterSegments(later: SegmentEntry[], endPhysicalOffset: number): void {
     for (const segment of later) {
+      const holdsData = this.firstRecordValid(segment);
       this.storage.unlink(segment.path);
-      const loud = segment.startOffset < (this.loadCheckpoint()?.flushedPhyOffset ?? 0);
-      this.note('removed', segment.path, endPhysicalOffset, `segment after the end of the log at ${endPhysicalOffset}`, loud);
+      const loud = holdsData || segment.startOffset < (this.loadCheckpoint()?.flushedPhyOffset ?? 0);
+      const what = holdsData ? 'segment holding valid records' : 'segment';
+      this.note('removed', segment.path, endPhysicalOffset, `${what} after the end of the log at ${endPhysicalOffset}`, loud);
     }
     if (later.length > 0) this.storage.fsyncDir(this.options.commitLogDir);
+  }
+
+  private firstRecordValid(segment: SegmentEntry): boolean {
+    const file = this.storage.open(segment.path, false);
+    try {
+      const scanner = new SegmentScanner(this.storage, file, segment.startOffset, this.options.segmentSizeBytes);
+      let valid = false;
+      scanner.scan(0, this.options.checkCrc, () => {
+        valid = true;
+        throw STOP_SCAN;
+      });
+      return valid;
+    } catch (error) {
+      if (error === STOP_SCAN) return true;
+      throw error;
+    } finally {
+      this.storage.close(file);
+    }
+  }
+
+  /** The queue offset table from every record of the (already cut) log. */
+  private rebuildTable(): QueueOffsetTable {
+    const table = new QueueOffsetTable();
+    for (const segment of this.listSegments()) {
+      const file = this.storage.open(segment.path, false);
+      try {
+        const scanner = new SegmentScanner(this.storage, file, segment.startOffset, this.options.segmentSizeBytes);
+        scanner.scan(0, false, (record) => {
+          if (takesQueueOffset(record.sysFlag)) table.observe(record.topic, record.queueId, record.queueOffset);
+        });
+        this.scannedBytes += scanner.scannedBytes;
+      } finally {
+        this.storage.close(file);
+      }
+    }
+    return table;
+  }
+
+  /** fdatasyncs every segment that may hold bytes between `fromOffset` and `end`. */
+  private syncTail(segments: SegmentEntry[], fromOffset: number, end: number): void {
+    const size = this.options.segmentSizeBytes;
+    for (const segment of segments) {
+      if (segment.startOffset + size <= fromOffset || segment.startOffset > end) continue;
+      const file = this.storage.open(segment.path, false);
+      try {
+        this.storage.fdatasync(file);
+      } finally {
+        this.storage.close(file);
+      }
+    }
   }
 
   /** Segments sorted by start; refuses wrong sizes and gaps; drops a zero-length last file. */
@@ -238,7 +312,8 @@ export class Recovery {
     let result: Checkpoint | null = null;
     if (bytes !== null) {
       const decoded = decodeCheckpoint(bytes);
-      if (decoded.kind === 'ok') result = decoded.checkpoint;
+      // A RocketMQ-written checkpoint keeps its timestamps; it carries no durable offset (0).
+      if (decoded.kind === 'ok' || decoded.kind === 'rocketmq') result = decoded.checkpoint;
       else if (decoded.kind === 'invalid') this.note('ignored', file, 0, `checkpoint unreadable (${decoded.reason}); recovering from the first segment`, true);
     }
     this.checkpointCache = result;

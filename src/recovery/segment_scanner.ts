@@ -22,6 +22,8 @@ import { IPV4_HOST_BYTES, IPV6_HOST_BYTES } from '../format/host_address.js';
 import type { Storage, StorageFile } from '../io/storage.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
+const MAGIC_V1_BYTES = Buffer.from([0xda, 0xa3, 0x20, 0xa7]);
+const MAGIC_V2_BYTES = Buffer.from([0xda, 0xa3, 0x20, 0xab]);
 
 /** What the scanner found at the position where it stopped. */
 export type ScanStop =
@@ -78,6 +80,33 @@ export class SegmentScanner {
       onRecord(this.describe(at, verdict));
       at += verdict;
     }
+  }
+
+  /**
+   * The position of the first valid record after `position` (magic, lengths, CRC, and a
+   * PHYSICALOFFSET equal to its own position), or -1. Finds candidates by searching for the
+   * magic bytes, so a long stretch of zeros or garbage costs a memchr, not a check per byte.
+   * Used after a cut: a valid record beyond it means damage in the middle of data.
+   */
+  findRecordAfter(position: number): number {
+    let from = position + 1;
+    while (from + BLANK_RECORD_BYTES <= this.segmentSizeBytes) {
+      const length = Math.min(this.buffer.length, this.segmentSizeBytes - from);
+      const start = this.window(from, length);
+      const slice = this.buffer.subarray(start, start + length);
+      const v1 = slice.indexOf(MAGIC_V1_BYTES);
+      const v2 = slice.indexOf(MAGIC_V2_BYTES);
+      const hit = v1 < 0 ? v2 : v2 < 0 ? v1 : Math.min(v1, v2);
+      if (hit < 0) {
+        if (from + length >= this.segmentSizeBytes) return -1;
+        from += length - 3; // A magic may straddle the window edge.
+        continue;
+      }
+      const candidate = from + hit - 4;
+      if (candidate > position && typeof this.classify(candidate, true) === 'number') return candidate;
+      from += hit + 1;
+    }
+    return -1;
   }
 
   /** The record size at `position`, or the reason the scan stops there. */

@@ -121,8 +121,8 @@ export class CommitLogFiles {
   }
 
   /**
-   * fdatasyncs every dirty segment on the thread pool and returns the physical offset now known
-   * durable for the newest of them, or throws a StoreError (E_STORE_IO / E_STORE_NO_SPACE).
+   * fdatasyncs every dirty segment on the thread pool; each one's flushedEnd then covers what was
+   * written before its sync began. Throws a StoreError (E_STORE_IO / E_STORE_NO_SPACE).
    */
   async flushAsync(): Promise<void> {
     const dirty = this.dirtySegments();
@@ -137,11 +137,14 @@ export class CommitLogFiles {
     }
   }
 
-  /** Closes segments that end at or before `physicalOffset` and are fully flushed. */
-  closeBefore(physicalOffset: number): void {
+  /**
+   * Closes segments that end at or before `physicalOffset` and are fully flushed, except
+   * `keepStart` (a segment another operation, such as a zero-fill burst, still writes to).
+   */
+  closeBefore(physicalOffset: number, keepStart = -1): void {
     for (const [start, segment] of this.segments) {
       const end = start + this.segmentSizeBytes;
-      if (end <= physicalOffset && segment.flushedEnd >= segment.wroteEnd) {
+      if (end <= physicalOffset && start !== keepStart && segment.flushedEnd >= segment.wroteEnd) {
         this.closeSegment(segment);
       }
     }

@@ -114,6 +114,8 @@ export class GroupCommitter {
   private dataWait: Promise<boolean> | null = null;
   private readonly warmer: SegmentWarmer | null;
   private lastNewBytesMs = 0;
+  /** The last commit stopped at a run that reaches into a zero-fill burst still in flight. */
+  private heldByWarmer = false;
 
   constructor(options: GroupCommitterOptions) {
     this.ring = options.ring;
@@ -145,15 +147,16 @@ export class GroupCommitter {
       this.step();
       if (this.failure !== null) break;
       if (this.closing && this.drained()) break;
-      if (this.stagedRingBytes < this.ring.availableBytes()) {
+      if (this.stagedRingBytes < this.ring.availableBytes() && !this.heldByWarmer) {
         await yieldToLoop(); // More is waiting: let fsync completions and messages in, then go on.
-      } else if (this.now() - this.lastNewBytesMs < LINGER_MS) {
+      } else if (!this.heldByWarmer && this.now() - this.lastNewBytesMs < LINGER_MS) {
         // Poll a little before sleeping: under load the next sends arrive within microseconds,
         // and a producer that finds the writer awake skips Atomics.notify, whose wake-up of a
         // waitAsync waiter costs the main thread far more than this poll costs the writer.
         await yieldToLoop();
       } else {
-        await this.idle(this.idleTimeoutMs());
+        // Held by a zero-fill burst, unstaged ring bytes are no news: wait for its kick only.
+        await this.idle(this.idleTimeoutMs(), !this.heldByWarmer);
       }
     }
     if (this.failure !== null) throw this.failure;
@@ -285,10 +288,16 @@ export class GroupCommitter {
   /** Writes every staged run from the ring to its segment, then releases the ring bytes. */
   private commit(): void {
     const startedMs = this.now();
+    const wroteBefore = this.wroteWhere;
+    this.heldByWarmer = false;
     while (this.runs.length > 0) {
       const run = this.runs[0]!;
-      // Never write into zeros still being written: the burst's completion kicks the loop.
-      if (this.warmer?.waitsFor(run.physicalOffset, run.lengthBytes) === true) break;
+      // Never write into zeros still being written: the burst's completion kicks the loop,
+      // which sleeps meanwhile instead of spinning.
+      if (this.warmer?.waitsFor(run.physicalOffset, run.lengthBytes) === true) {
+        this.heldByWarmer = true;
+        break;
+      }
       const views = this.ring.readable(run.lengthBytes);
       let viewBytes = 0;
       for (const view of views) viewBytes += view.length;
@@ -303,6 +312,7 @@ export class GroupCommitter {
       }
       this.wroteWhere = run.endPhysicalOffset;
     }
+    if (this.wroteWhere === wroteBefore) return;
     this.pagecacheRtMs = this.now() - startedMs;
     this.progressDirty = true;
     if (this.settings.transientStorePool && !this.settings.flushTimed) this.startFlush();
@@ -330,7 +340,7 @@ export class GroupCommitter {
         this.flushedWhere = targetPhysicalOffset;
         this.flushedStoreTimestamp = storeTimestamp;
         this.progressDirty = true;
-        this.files.closeBefore(this.files.segmentStartOf(this.wroteWhere));
+        this.files.closeBefore(this.files.segmentStartOf(this.wroteWhere), this.warmer?.busySegmentStart() ?? -1);
         this.settleFlushWaiters();
         this.kick();
       },
@@ -395,7 +405,9 @@ export class GroupCommitter {
     if (!this.settings.syncFlush && this.wroteWhere > this.flushedWhere) {
       deadlineMs = Math.min(deadlineMs, this.flushRounds.nextRoundMs);
     }
-    if (this.runs.length > 0) deadlineMs = Math.min(deadlineMs, this.commitRounds.nextRoundMs);
+    if (this.settings.transientStorePool && this.runs.length > 0) {
+      deadlineMs = Math.min(deadlineMs, this.commitRounds.nextRoundMs);
+    }
     return Math.max(1, deadlineMs - nowMs);
   }
 
@@ -404,7 +416,7 @@ export class GroupCommitter {
    * ring wait is ever pending: two would share the ring's consumer-waiting flag, and the older
    * one clearing it on wake-up would make the producer skip the notify the newer one needs.
    */
-  private idle(timeoutMs: number): Promise<void> {
+  private idle(timeoutMs: number, watchRing: boolean): Promise<void> {
     return new Promise((resolve) => {
       let done = false;
       const finish = (): void => {
@@ -416,6 +428,13 @@ export class GroupCommitter {
       };
       const timer = setTimeout(finish, timeoutMs);
       this.wake = finish;
+      if (!watchRing) return;
+      // Data already waiting: come back through the event loop (a macrotask), never through a
+      // chain of resolved promises, which would starve fsync completions and control messages.
+      if (this.ring.availableBytes() > this.stagedRingBytes) {
+        setImmediate(finish);
+        return;
+      }
       // Wait for bytes beyond the staged ones: staged bytes stay in the ring until committed
       // (transient pool, or a run waiting for a zero-fill burst), and must not count as news.
       this.dataWait ??= this.ring.waitForDataAsync(RING_WAIT_MS, () => this.stagedRingBytes).finally(() => {

@@ -73,4 +73,9 @@ export class SegmentWarmer {
   get busy(): boolean {
     return this.burst !== null;
   }
+
+  /** Start offset of the segment a burst is writing to, or -1. */
+  busySegmentStart(): number {
+    return this.burst === null ? -1 : this.files.segmentStartOf(this.burst.start);
+  }
 }

@@ -516,7 +516,7 @@ test('C2: a log that ends before flushedPhyOffset without an invalid record (zer
   });
 });
 
-test('C3: when the log ends in a segment, every later segment is deleted (loud below flushedPhyOffset)', () => {
+test('C3: when the log ends in a segment, every later segment is deleted (loud below flushedPhyOffset or when it held records)', () => {
   withStore((store) => {
     const first = new SegmentImage(0);
     first.append({ queueOffset: 0 });
@@ -536,7 +536,8 @@ test('C3: when the log ends in a segment, every later segment is deleted (loud b
     assert.deepEqual(eventSummary(result.events), [
       { kind: 'cut', physicalOffset: cutAt, loud: true },
       { kind: 'removed', physicalOffset: cutAt, loud: true },
-      { kind: 'removed', physicalOffset: cutAt, loud: false },
+      // Past the durable offset, but it held a valid record: data after the end is reported.
+      { kind: 'removed', physicalOffset: cutAt, loud: true },
     ]);
     assert.deepEqual(result.events.slice(1).map((e) => e.file), [segmentPath(store, SEGMENT_BYTES), segmentPath(store, 2 * SEGMENT_BYTES)]);
     assert.deepEqual(fs.readdirSync(store.commitLogDir), [segmentName(0)]);
@@ -556,7 +557,8 @@ test('C3: an end of data (R1) before the last segment also deletes the later seg
     writeAbort(store);
     const result = recover(store);
     assert.equal(result.endPhysicalOffset, first.end);
-    assert.deepEqual(eventSummary(result.events), [{ kind: 'removed', physicalOffset: first.end, loud: false }]);
+    // The later segment held a valid record: an end of data followed by data is reported loudly.
+    assert.deepEqual(eventSummary(result.events), [{ kind: 'removed', physicalOffset: first.end, loud: true }]);
     assert.deepEqual(fs.readdirSync(store.commitLogDir), [segmentName(0)]);
     assert.deepEqual(result.queueOffsets, [['TopicA', 0, 1]]);
   });
@@ -765,7 +767,8 @@ test('a RocketMQ-written checkpoint (zero extension) is treated as absent', () =
     assert.equal(result.fullScan, true);
     assert.deepEqual(result.events, []);
     assert.equal(result.endPhysicalOffset, end);
-    assert.equal(result.checkpoint.flushedPhyOffset, 0, 'no durable offset is taken from RocketMQ');
+    // No durable offset is taken from RocketMQ: the whole log is scanned, then fsynced by recovery.
+    assert.equal(result.checkpoint.flushedPhyOffset, end);
   });
   withStore((store) => {
     // Absent, so C6 does not apply either: an empty commitlog opens.
