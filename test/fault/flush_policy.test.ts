@@ -279,3 +279,31 @@ test('transientStorePoolEnable acknowledges staged puts, commits them within abo
     assert.equal(messages[i]!.commitLogOffset, results[i]!.appendMessageResult!.wroteOffset);
   }
 });
+
+test('updateConfig shortening syncFlushTimeout applies to puts already waiting for their fsync', async (t) => {
+  const { store } = await openFaulty(t, { flushDiskType: 'SYNC_FLUSH', syncFlushTimeout: 3000 }, { fsyncDelayMs: 2000 });
+  const startedMs = performance.now();
+  const waiting = store.putMessage({ topic: 'TopicFlush', queueId: 0, body: bodyOf(1) });
+  await store.updateConfig({ syncFlushTimeout: 100 });
+  const result = await waiting;
+  const elapsedMs = performance.now() - startedMs;
+  assert.equal(result.putMessageStatus, PutMessageStatus.FLUSH_DISK_TIMEOUT);
+  assert.ok(elapsedMs < 1000, `the waiting put timed out after ${elapsedMs.toFixed(0)} ms, not ~100 ms`);
+});
+
+test('flush() also covers sends parked behind a full ring', async (t) => {
+  // 54 MB of sends at once into a 16 MiB ring: most of them wait in line (parked) when flush()
+  // is called, and flush() must not resolve before the last accepted one is durable.
+  const { store, syncLog } = await openFaulty(t, {
+    flushDiskType: 'ASYNC_FLUSH',
+    maxMessageSize: 1024 * 1024,
+    mappedFileSizeCommitLog: 8 * 1024 * 1024,
+  });
+  const big = Buffer.alloc(900 * 1024, 7);
+  const puts = Array.from({ length: 60 }, () => store.putMessage({ topic: 'TopicPark', queueId: 0, body: big }));
+  await store.flush();
+  const results = await Promise.all(puts);
+  const last = results.filter((r) => r.putMessageStatus === PutMessageStatus.PUT_OK).at(-1);
+  assert.ok(last !== undefined, 'some puts were stored');
+  assert.ok(readSyncLog(syncLog).durableEnd >= endOf(last), 'flush() covered the last accepted send, parked or not');
+});

@@ -215,3 +215,17 @@ test('updateConfig refuses unknown keys, keys fixed at open and bad values, and 
   assertRefused(await store.putMessage({ ...base, body: Buffer.alloc(1025) }), PutMessageStatus.MESSAGE_ILLEGAL);
   await assertNothingWrittenAndUsable(store, store.getMaxPhyOffset());
 });
+
+test('strings UTF-8 cannot carry (a lone surrogate) are refused: topic MESSAGE_ILLEGAL, tags/keys/properties E_INVALID_ARGUMENT', async (t) => {
+  const store = await openStore(t);
+  const maxBefore = store.getMaxPhyOffset();
+  // 'a\uD800' and 'a\uDBFF' would both be stored as 'a\uFFFD': two topics sharing one on disk.
+  assertRefused(await store.putMessage({ topic: 'a\uD800', queueId: 0, body: 'b' }), PutMessageStatus.MESSAGE_ILLEGAL);
+  await assertStoreError(() => store.putMessage({ ...base, tags: 'x\uDC00' }), 'E_INVALID_ARGUMENT');
+  await assertStoreError(() => store.putMessage({ ...base, keys: ['ok', '\uD83D'] }), 'E_INVALID_ARGUMENT');
+  await assertStoreError(() => store.putMessage({ ...base, properties: { p: 'v\uD800' } }), 'E_INVALID_ARGUMENT');
+  await assertNothingWrittenAndUsable(store, maxBefore);
+  // A well-formed astral character is fine.
+  const ok = await store.putMessage({ topic: 'emoji\u{1F600}', queueId: 0, body: 'b', tags: '\u{1F600}' });
+  assert.equal(ok.putMessageStatus, PutMessageStatus.PUT_OK);
+});

@@ -978,3 +978,97 @@ test('every combination of row conditions yields exactly one documented verdict,
     t.diagnostic(`${total} combinations; ${overlapping} match more than one invalid row`);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Rules added after review: durability of the kept tail, offsets of cut records, loud mid-data cuts.
+
+test('after a crash, recovery fsyncs every segment between the checkpoint and the end before reporting it durable', () => {
+  withStore((store) => {
+    const { end } = threeSegmentStore(store);
+    writeAbort(store);
+    writeCheckpoint(store, 100); // only the start of segment 0 was known durable
+    const storage = new RecordingStorage();
+    const result = recover(store, true, storage);
+    assert.equal(result.endPhysicalOffset, end);
+    for (const start of [0, SEGMENT_BYTES, 2 * SEGMENT_BYTES]) {
+      assert.ok(storage.syncs.includes(segmentName(start)), `segment ${start} is fsynced`);
+    }
+    assert.equal(result.checkpoint.flushedPhyOffset, end);
+  });
+});
+
+test('after a clean shutdown, nothing is fsynced again', () => {
+  withStore((store) => {
+    const { end, entries } = threeSegmentStore(store);
+    writeCheckpoint(store, end);
+    writeSnapshot(store, end, entries);
+    const storage = new RecordingStorage();
+    recover(store, true, storage);
+    assert.deepEqual(storage.syncs, []);
+  });
+});
+
+test('a record cut at a clean reopen gives its queue offset back (the table is rebuilt)', () => {
+  withStore((store) => {
+    const image = new SegmentImage(0);
+    image.append({ queueOffset: 0 });
+    image.append({ queueOffset: 1 });
+    const victim = image.append({ queueOffset: 2 });
+    image.bytes[victim.position + POS_BODY_IPV4]! ^= 0xff; // damaged after the clean shutdown
+    writeSegment(store, image);
+    writeCheckpoint(store, image.end);
+    writeSnapshot(store, image.end, [['TopicA', 0, 3]]);
+    const result = recover(store);
+    assert.equal(result.endPhysicalOffset, victim.physicalOffset);
+    assert.deepEqual(result.queueOffsets, [['TopicA', 0, 2]]);
+  });
+});
+
+test('a bad record followed by valid records is cut and reported loudly, even past the durable offset', () => {
+  withStore((store) => {
+    const image = new SegmentImage(0);
+    image.append({ queueOffset: 0 });
+    const victim = image.append({ queueOffset: 1 });
+    const after = image.append({ queueOffset: 2 });
+    image.bytes[victim.position + POS_BODY_IPV4]! ^= 0xff;
+    writeSegment(store, image);
+    writeAbort(store);
+    writeCheckpoint(store, 0); // nothing was known durable: the rule does not depend on it
+    const result = recover(store);
+    assert.equal(result.endPhysicalOffset, victim.physicalOffset);
+    const cut = result.events.find((e) => e.kind === 'cut');
+    assert.ok(cut !== undefined && cut.loud, 'the cut is loud');
+    assert.match(cut.reason, new RegExp(`followed by a valid record at ${after.physicalOffset}`));
+    assert.ok(isAllZero(readSegment(store, 0).subarray(victim.position)), 'everything after the cut is zeroed');
+  });
+});
+
+test('a torn last record with nothing valid after it is cut quietly past the durable offset', () => {
+  withStore((store) => {
+    const image = new SegmentImage(0);
+    image.append({ queueOffset: 0 });
+    const victim = image.append({ queueOffset: 1 });
+    image.bytes.fill(0, victim.position + 40, victim.position + victim.sizeBytes); // torn write
+    writeSegment(store, image);
+    writeAbort(store);
+    writeCheckpoint(store, victim.physicalOffset);
+    const result = recover(store);
+    assert.equal(result.endPhysicalOffset, victim.physicalOffset);
+    assert.ok(result.events.every((e) => !e.loud), JSON.stringify(result.events));
+  });
+});
+
+test('topics named like Object.prototype members keep their offsets in the snapshot', () => {
+  withStore((store) => {
+    const image = new SegmentImage(0);
+    image.append({ topic: '__proto__', queueOffset: 0 });
+    image.append({ topic: '__proto__', queueOffset: 1 });
+    image.append({ topic: 'constructor', queueOffset: 0 });
+    writeSegment(store, image);
+    writeCheckpoint(store, image.end);
+    writeSnapshot(store, image.end, [['__proto__', 0, 2], ['constructor', 0, 1]]);
+    const result = recover(store);
+    assert.equal(result.fullScan, false);
+    assert.deepEqual(sortedOffsets(result.queueOffsets), sortedOffsets([['__proto__', 0, 2], ['constructor', 0, 1]]));
+  });
+});
