@@ -16,6 +16,3 @@ export function assert(condition: unknown, message = 'assertion failed'): assert
 export function assertNever(value: never, message = 'unexpected value'): never {
   throw new AssertionError(`${message}: ${JSON.stringify(value)}`);
 }
-
-/** Documents that either outcome is fine; compiles to nothing of interest. */
-export function maybe(_condition: boolean): void {}

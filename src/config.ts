@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseProperties } from 'dot-properties';
 import { StoreError } from './errors.js';
+import { RECORD_OVERHEAD_ALLOWANCE_BYTES } from './format/commit_log_record.js';
 import { encodeHostAddress } from './format/host_address.js';
 
 export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
@@ -25,7 +26,10 @@ export interface MessageStoreConfig {
   flushCommitLogLeastPages: number;
   /** ASYNC_FLUSH: ms after which a flush ignores the page minimum (10000). */
   flushCommitLogThoroughInterval: number;
-  /** ASYNC_FLUSH: true = flush on a fixed period; false = also flush as soon as a commit lands. */
+  /**
+   * ASYNC_FLUSH: true = flush on a fixed period; false = also flush as soon as a commit lands
+   * (only differs with transientStorePoolEnable, where commits happen).
+   */
   flushCommitLogTimed: boolean;
   /** Stage writes in memory and commit them to the file periodically (RocketMQ's transient pool). */
   transientStorePoolEnable: boolean;
@@ -230,5 +234,5 @@ export function checkRuntimeUpdate(partial: Record<string, unknown>): Partial<Me
 
 /** Largest record the current limits allow: a body of maxMessageSize plus RocketMQ's 64 KiB. */
 export function recordBytesMax(maxMessageSize: number): number {
-  return maxMessageSize + 64 * 1024;
+  return maxMessageSize + RECORD_OVERHEAD_ALLOWANCE_BYTES;
 }

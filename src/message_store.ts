@@ -1,8 +1,9 @@
 // MessageStore: the main-thread facade. It validates sends, acts as the sequencer (assigns queue
 // offsets and physical offsets, closes segments with BLANK records), copies record bytes into the
 // write ring, and resolves each put when the writer worker reports that its bytes are written
-// (ASYNC_FLUSH) or fsynced (SYNC_FLUSH). It never blocks its event loop: a full ring parks sends
-// in a FIFO until the writer frees space or osPageCacheBusyTimeOutMills passes.
+// (ASYNC_FLUSH), staged (ASYNC_FLUSH with transientStorePoolEnable) or fsynced (SYNC_FLUSH). It
+// never blocks its event loop: a full ring parks sends in a FIFO (at most one ring's worth) until
+// the writer frees space or osPageCacheBusyTimeOutMills passes.
 //
 //   putMessage ─► PutPreparer ─► sequence() ─► ring ─► writer worker ─► PROGRESS ─► resolve
 //                 (validate)     (offsets)      (SAB)   (pwritev/fsync)
@@ -46,8 +47,9 @@ export interface MessageStoreInternals {
   storage?: StorageSpec;
 }
 
-const RING_CAPACITY_BYTES_MIN = 16 * 1024 * 1024;
-const RING_CAPACITY_BYTES_MAX = 1024 * 1024 * 1024;
+/** The store's ring: at least 16 MiB, at least 4 of the largest records, at most 1 GiB. */
+const STORE_RING_BYTES_MIN = 16 * 1024 * 1024;
+const STORE_RING_BYTES_MAX = 1024 * 1024 * 1024;
 /** Upper-case two-digit hex of every byte value, for message ids. */
 const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
 /** Unpublished ring bytes that make a burst of sends publish before its end. */
@@ -80,8 +82,8 @@ type State = 'open' | 'closing' | 'closed' | 'failed';
 type WriterRequest = MainToWriter extends infer T ? (T extends unknown ? Omit<T, 'requestId'> : never) : never;
 
 function ringCapacityFor(maxMessageSize: number): number {
-  let capacity = RING_CAPACITY_BYTES_MIN;
-  while (capacity < 4 * recordBytesMax(maxMessageSize) && capacity < RING_CAPACITY_BYTES_MAX) capacity *= 2;
+  let capacity = STORE_RING_BYTES_MIN;
+  while (capacity < 4 * recordBytesMax(maxMessageSize) && capacity < STORE_RING_BYTES_MAX) capacity *= 2;
   return capacity;
 }
 
