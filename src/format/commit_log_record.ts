@@ -110,6 +110,18 @@ export interface RecordParts {
   properties: Uint8Array;
 }
 
+/** Position of STORETIMESTAMP in a record with this SYSFLAG (the born host may be IPv6). */
+export function storeTimestampPosition(sysFlag: number): number {
+  return POS_BORNHOST + (sysFlag & SYSFLAG_BORNHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES);
+}
+
+/** Position of the 4-byte BODY length in a record with this SYSFLAG (either host may be IPv6). */
+export function bodyLengthPosition(sysFlag: number): number {
+  const storeHostBytes = sysFlag & SYSFLAG_STOREHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
+  // STORETIMESTAMP (8), STOREHOST, RECONSUMETIMES (4), PREPARED TRANSACTION OFFSET (8).
+  return storeTimestampPosition(sysFlag) + 8 + storeHostBytes + 12;
+}
+
 /** Masked CRC32 of a body, as RocketMQ stores it (always ≥ 0). */
 export function bodyCrc32(body: Uint8Array): number {
   return crc32(body) & 0x7fffffff;
@@ -366,9 +378,7 @@ export function recordInvalidReason(
   if (totalSize < RECORD_FIXED_BYTES) return `total size ${totalSize} below the minimum`;
   if (totalSize > available) return `total size ${totalSize} exceeds the ${available} bytes available`;
   const sysFlag = buf.readInt32BE(position + POS_SYSFLAG);
-  const bornHostBytes = sysFlag & SYSFLAG_BORNHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
-  const storeHostBytes = sysFlag & SYSFLAG_STOREHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
-  const bodyLenPos = position + POS_BORNHOST + bornHostBytes + 8 + storeHostBytes + 12;
+  const bodyLenPos = position + bodyLengthPosition(sysFlag);
   const end = position + totalSize;
   if (bodyLenPos + 4 > end) return 'body length beyond the record';
   const bodyBytes = buf.readInt32BE(bodyLenPos);

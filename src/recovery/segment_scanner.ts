@@ -7,7 +7,7 @@ import {
   MAGIC_BLANK,
   MAGIC_V1,
   MAGIC_V2,
-  POS_BORNHOST,
+  bodyLengthPosition,
   POS_PHYSICALOFFSET,
   POS_QUEUEID,
   POS_QUEUEOFFSET,
@@ -15,10 +15,8 @@ import {
   readInt64,
   RECORD_FIXED_BYTES,
   recordInvalidReason,
-  SYSFLAG_BORNHOST_V6,
-  SYSFLAG_STOREHOST_V6,
+  storeTimestampPosition,
 } from '../format/commit_log_record.js';
-import { IPV4_HOST_BYTES, IPV6_HOST_BYTES } from '../format/host_address.js';
 import type { Storage, StorageFile } from '../io/storage.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -141,10 +139,8 @@ export class SegmentScanner {
     const start = this.window(position, sizeBytes);
     const buf = this.buffer;
     const sysFlag = buf.readInt32BE(start + POS_SYSFLAG);
-    const bornHostBytes = sysFlag & SYSFLAG_BORNHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
-    const storeHostBytes = sysFlag & SYSFLAG_STOREHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
-    const storeTimestampPos = start + POS_BORNHOST + bornHostBytes;
-    const bodyLenPos = storeTimestampPos + 8 + storeHostBytes + 12;
+    const storeTimestampPos = start + storeTimestampPosition(sysFlag);
+    const bodyLenPos = start + bodyLengthPosition(sysFlag);
     const topicLenPos = bodyLenPos + 4 + buf.readInt32BE(bodyLenPos);
     const v2 = buf.readInt32BE(start + 4) === MAGIC_V2;
     const topicBytes = v2 ? buf.readInt16BE(topicLenPos) : buf.readInt8(topicLenPos);

@@ -20,14 +20,12 @@ import {
   POS_BODYCRC,
   MAGIC_V1,
   MAGIC_V2,
-  POS_BORNHOST,
+  bodyLengthPosition,
   POS_PHYSICALOFFSET,
   POS_SYSFLAG,
   RECORD_FIXED_BYTES,
-  SYSFLAG_BORNHOST_V6,
-  SYSFLAG_STOREHOST_V6,
+  storeTimestampPosition,
 } from '../format/commit_log_record.js';
-import { IPV4_HOST_BYTES, IPV6_HOST_BYTES } from '../format/host_address.js';
 import type { RingConsumer } from '../shared/ring_consumer.js';
 import type { CheckpointFile } from './checkpoint_file.js';
 import type { CommitLogFiles } from './commit_log_files.js';
@@ -470,17 +468,13 @@ export class GroupCommitter {
    */
   private fillBodyCrc(relative: number): void {
     const sysFlag = this.ring.readInt32BE(relative + POS_SYSFLAG);
-    const bornHostBytes = sysFlag & SYSFLAG_BORNHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
-    const storeHostBytes = sysFlag & SYSFLAG_STOREHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
-    const bodyLengthRelative = relative + POS_BORNHOST + bornHostBytes + 8 + storeHostBytes + 12;
+    const bodyLengthRelative = relative + bodyLengthPosition(sysFlag);
     const bodyBytes = this.ring.readInt32BE(bodyLengthRelative);
     const crc = this.ring.crc32(bodyLengthRelative + 4, bodyBytes) & 0x7fffffff;
     this.ring.writeInt32BE(relative + POS_BODYCRC, crc);
   }
 
   private storeTimestampAt(relative: number): number {
-    const sysFlag = this.ring.readInt32BE(relative + POS_SYSFLAG);
-    const bornHostBytes = sysFlag & SYSFLAG_BORNHOST_V6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
-    return this.ringInt64(relative + POS_BORNHOST + bornHostBytes);
+    return this.ringInt64(relative + storeTimestampPosition(this.ring.readInt32BE(relative + POS_SYSFLAG)));
   }
 }
