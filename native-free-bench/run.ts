@@ -37,7 +37,7 @@ const { values, positionals } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: process.env['BENCH_SMOKE'] === '1' },
     rounds: { type: 'string', default: '2' },
-    ms: { type: 'string', default: '700' },
+    ms: { type: 'string', default: '500' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });

@@ -204,7 +204,7 @@ async function runCase(root: string, c: PutCase, options: PutBenchOptions): Prom
   const baselineRuns: PutFigures[] = [];
   const sync = c.flushDiskType === 'SYNC_FLUSH';
   try {
-    await runEngine(store, c, Math.min(200, options.runMs)); // warm-up: JIT, first segment pages
+    await runEngine(store, c, Math.min(100, options.runMs)); // warm-up: JIT, first segment pages
     for (let round = 0; round < options.rounds; round++) {
       baselineRuns.push(sync
         ? runHandGroupCommit(baselineFile, recordBytes, c.concurrency, options.runMs)
