@@ -520,8 +520,9 @@ export class MessageStore {
   }
 
   /**
-   * Stops accepting sends, writes and flushes everything already accepted, then shuts the writer
-   * down cleanly (checkpoint, queue offsets, no `abort` file). Safe to call more than once.
+   * Stops accepting sends, writes and flushes everything already in the ring, then shuts the
+   * writer down cleanly (checkpoint, queue offsets, no `abort` file). Sends still parked for room
+   * in the ring resolve SERVICE_NOT_AVAILABLE (not stored). Safe to call more than once.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
