@@ -205,3 +205,47 @@ test('reading random bytes never throws for in-bounds positions', () => {
   }
   assert.throws(() => readConsumeQueueEntry(bytes, bytes.length - CQ_ENTRY_BYTES + 1));
 });
+
+test('the byte table in the doc matches the field positions and sizes in the codec', () => {
+  const lines = DOC.split('\n');
+  const start = lines.indexOf('## Byte table');
+  const rows = lines
+    .slice(start + 1)
+    .filter((line) => /^\| \d+ \|/.test(line))
+    .map((line) => line.split('|').map((cell) => cell.trim()));
+  const expected = [
+    { offset: CQ_POS_PHYSICAL_OFFSET, size: 8, type: 'int64', field: '`physicalOffset`' },
+    { offset: CQ_POS_SIZE_BYTES, size: 4, type: 'int32', field: '`sizeBytes`' },
+    { offset: CQ_POS_TAGS_CODE, size: 8, type: 'int64', field: '`tagsCode`' },
+  ];
+  assert.equal(rows.length, expected.length);
+  expected.forEach((want, i) => {
+    const row = rows[i]!;
+    assert.equal(Number(row[1]), want.offset);
+    assert.equal(Number(row[2]), want.size);
+    assert.equal(row[3], want.type);
+    assert.equal(row[4], 'big-endian');
+    assert.equal(row[5], want.field);
+  });
+  assert.equal(expected.reduce((sum, row) => sum + row.size, 0), CQ_ENTRY_BYTES);
+});
+
+test('every combination of the decision-table predicates lands in exactly one case', () => {
+  const physicalOffsets = [0, 1, -1, 2 ** 40 + 5, 2 ** 60];
+  const sizes = [0, 1, 158, -1, CQ_FILLER_SIZE_BYTES, -2147483648];
+  const tagsCodes = [0, 1, -1, 2567159, -2147483649];
+  for (const physicalOffset of physicalOffsets) {
+    for (const sizeBytes of sizes) {
+      for (const tagsCode of tagsCodes) {
+        const entry = readConsumeQueueEntry(rawUnit(physicalOffset, sizeBytes, tagsCode), 0);
+        const atA = physicalOffset === 0 && sizeBytes === 0 && tagsCode === 0;
+        const atB = physicalOffset === 0 && sizeBytes === CQ_FILLER_SIZE_BYTES && tagsCode === 0;
+        const atC = !atA && (!Number.isSafeInteger(entry.physicalOffset) || physicalOffset < 0 || sizeBytes <= 0);
+        const atD = !atA && !atB && !atC;
+        assert.equal([atA, atB, atC, atD].filter(Boolean).length, 1, JSON.stringify(entry));
+        const want = atA ? 'end' : atB ? 'filler' : atC ? 'invalid' : 'unit';
+        assert.equal(consumeQueueEntryKind(entry), want, JSON.stringify(entry));
+      }
+    }
+  }
+});
