@@ -1,0 +1,281 @@
+// An index file `index/<yyyyMMddHHmmssSSS>`: RocketMQ's IndexFile, a fixed-size hash table that
+// maps "topic#key" to CommitLog physical offsets. Pure codec over a Buffer; no I/O. See ./hash_index.md.
+//
+//   indexFile := header slot{hashSlotNum} entry{indexNum}
+//   header    := beginTimestamp endTimestamp beginPhyOffset endPhyOffset hashSlotCount indexCount
+//   slot      := entryNumber (int32, 0 = empty)
+//   entry     := keyHash physicalOffset timeDiffSeconds prevIndex      (entry 0 is never used)
+//
+// Every integer is big-endian. Entries of one slot form a chain, newest first, through prevIndex.
+
+import { assert } from '../assert.js';
+import { javaStringHashCode } from './java_hash.js';
+import { readInt64, writeInt64 } from './commit_log_record.js';
+
+export const INDEX_HEADER_BYTES = 40;
+export const INDEX_SLOT_BYTES = 4;
+export const INDEX_ENTRY_BYTES = 20;
+export const MAX_HASH_SLOT_NUM_DEFAULT = 5000000;
+export const MAX_INDEX_NUM_DEFAULT = 20000000;
+
+export const INDEX_POS_BEGIN_TIMESTAMP = 0;
+export const INDEX_POS_END_TIMESTAMP = 8;
+export const INDEX_POS_BEGIN_PHY_OFFSET = 16;
+export const INDEX_POS_END_PHY_OFFSET = 24;
+export const INDEX_POS_HASH_SLOT_COUNT = 32;
+export const INDEX_POS_INDEX_COUNT = 36;
+
+/** Field positions inside one 20-byte entry. */
+export const ENTRY_POS_KEY_HASH = 0;
+export const ENTRY_POS_PHYSICAL_OFFSET = 4;
+export const ENTRY_POS_TIME_DIFF = 12;
+export const ENTRY_POS_PREV_INDEX = 16;
+
+/** Slot value and prevIndex meaning "no entry"; entry number 0 is never written. */
+export const INDEX_INVALID = 0;
+export const INDEX_NAME_DIGITS = 17;
+
+const INT32_MAX = 2147483647;
+
+assert(INDEX_POS_INDEX_COUNT + 4 === INDEX_HEADER_BYTES, 'header fields must fill 40 bytes');
+assert(ENTRY_POS_PREV_INDEX + 4 === INDEX_ENTRY_BYTES, 'entry fields must fill 20 bytes');
+
+/** Bytes of an index file with `hashSlotNum` slots and `indexNum` entries (default 420000040). */
+export function indexFileSizeBytes(
+  hashSlotNum: number = MAX_HASH_SLOT_NUM_DEFAULT,
+  indexNum: number = MAX_INDEX_NUM_DEFAULT,
+): number {
+  return INDEX_HEADER_BYTES + hashSlotNum * INDEX_SLOT_BYTES + indexNum * INDEX_ENTRY_BYTES;
+}
+
+export interface IndexHeader {
+  /** Store time (ms) of the first entry, or inherited from the previous file; 0 when unknown. */
+  beginTimestamp: number;
+  /** Store time (ms) of the newest entry. */
+  endTimestamp: number;
+  /** CommitLog physical offset of the first entry's message. */
+  beginPhyOffset: number;
+  /** CommitLog physical offset of the newest entry's message. */
+  endPhyOffset: number;
+  /** Number of slots that are not empty. */
+  hashSlotCount: number;
+  /** Next entry number to write; starts at 1, so entries in use = indexCount − 1. */
+  indexCount: number;
+}
+
+/** Reads the header at `position`; indexCount ≤ 0 reads as 1, as RocketMQ's IndexHeader.load does. */
+export function readIndexHeader(source: Buffer, position = 0): IndexHeader {
+  const indexCount = source.readInt32BE(position + INDEX_POS_INDEX_COUNT);
+  return {
+    beginTimestamp: readInt64(source, position + INDEX_POS_BEGIN_TIMESTAMP),
+    endTimestamp: readInt64(source, position + INDEX_POS_END_TIMESTAMP),
+    beginPhyOffset: readInt64(source, position + INDEX_POS_BEGIN_PHY_OFFSET),
+    endPhyOffset: readInt64(source, position + INDEX_POS_END_PHY_OFFSET),
+    hashSlotCount: source.readInt32BE(position + INDEX_POS_HASH_SLOT_COUNT),
+    indexCount: indexCount <= 0 ? 1 : indexCount,
+  };
+}
+
+export function writeIndexHeader(target: Buffer, header: IndexHeader, position = 0): void {
+  writeInt64(target, position + INDEX_POS_BEGIN_TIMESTAMP, header.beginTimestamp);
+  writeInt64(target, position + INDEX_POS_END_TIMESTAMP, header.endTimestamp);
+  writeInt64(target, position + INDEX_POS_BEGIN_PHY_OFFSET, header.beginPhyOffset);
+  writeInt64(target, position + INDEX_POS_END_PHY_OFFSET, header.endPhyOffset);
+  target.writeInt32BE(header.hashSlotCount, position + INDEX_POS_HASH_SLOT_COUNT);
+  target.writeInt32BE(header.indexCount, position + INDEX_POS_INDEX_COUNT);
+}
+
+/** abs(Java hashCode); Integer.MIN_VALUE, whose absolute value overflows, becomes 0. */
+export function indexKeyHash(key: string): number {
+  const hash = javaStringHashCode(key);
+  const keyHash = Math.abs(hash) | 0; // |0 turns 2^31 (abs of MIN_VALUE) back into MIN_VALUE
+  return keyHash < 0 ? 0 : keyHash;
+}
+
+/** The string RocketMQ hashes for a message key: `topic#key`. */
+export function indexKey(topic: string, key: string): string {
+  return `${topic}#${key}`;
+}
+
+/** Byte position of the slot for `keyHash` (keyHash % hashSlotNum). */
+export function slotPosition(keyHash: number, hashSlotNum: number): number {
+  return INDEX_HEADER_BYTES + (keyHash % hashSlotNum) * INDEX_SLOT_BYTES;
+}
+
+/** Byte position of entry number `indexNumber`. */
+export function entryPosition(hashSlotNum: number, indexNumber: number): number {
+  return INDEX_HEADER_BYTES + hashSlotNum * INDEX_SLOT_BYTES + indexNumber * INDEX_ENTRY_BYTES;
+}
+
+/** File name for an index file created at `date`: local time as yyyyMMddHHmmssSSS. */
+export function indexFileName(date: Date): string {
+  const pad = (value: number, width: number): string => String(value).padStart(width, '0');
+  const name =
+    pad(date.getFullYear(), 4) +
+    pad(date.getMonth() + 1, 2) +
+    pad(date.getDate(), 2) +
+    pad(date.getHours(), 2) +
+    pad(date.getMinutes(), 2) +
+    pad(date.getSeconds(), 2) +
+    pad(date.getMilliseconds(), 3);
+  assert(name.length === INDEX_NAME_DIGITS, `index file name ${name} must have 17 digits`);
+  return name;
+}
+
+export interface HashIndexLayout {
+  hashSlotNum: number;
+  indexNum: number;
+}
+
+/**
+ * One index file's bytes (a whole mapped file or an in-memory image). The header is cached and
+ * every change is written straight into the buffer, as RocketMQ's IndexHeader setters do.
+ */
+export class HashIndexImage {
+  readonly buffer: Buffer;
+  readonly hashSlotNum: number;
+  readonly indexNum: number;
+  readonly #header: IndexHeader;
+
+  constructor(
+    buffer: Buffer,
+    layout: HashIndexLayout = { hashSlotNum: MAX_HASH_SLOT_NUM_DEFAULT, indexNum: MAX_INDEX_NUM_DEFAULT },
+  ) {
+    assert(Number.isSafeInteger(layout.hashSlotNum) && layout.hashSlotNum > 0, 'hashSlotNum must be > 0');
+    assert(Number.isSafeInteger(layout.indexNum) && layout.indexNum > 1, 'indexNum must be > 1');
+    const sizeBytes = indexFileSizeBytes(layout.hashSlotNum, layout.indexNum);
+    assert(buffer.length >= sizeBytes, `index buffer is ${buffer.length} bytes, expected ${sizeBytes}`);
+    this.buffer = buffer;
+    this.hashSlotNum = layout.hashSlotNum;
+    this.indexNum = layout.indexNum;
+    this.#header = readIndexHeader(buffer);
+  }
+
+  /** A zero-filled image of the given layout. */
+  static allocate(layout: HashIndexLayout): HashIndexImage {
+    return new HashIndexImage(Buffer.alloc(indexFileSizeBytes(layout.hashSlotNum, layout.indexNum)), layout);
+  }
+
+  /** A copy of the cached header (indexCount already reset to 1 if it was ≤ 0). */
+  header(): IndexHeader {
+    return { ...this.#header };
+  }
+
+  /** True when no further key fits: capacity is indexNum − 1 entries. */
+  isFull(): boolean {
+    return this.#header.indexCount >= this.indexNum;
+  }
+
+  /**
+   * Starts a new file where the previous, full one ended (RocketMQ getAndCreateLastIndexFile):
+   * begin and end physical offsets and timestamps all take the previous file's end values.
+   */
+  continueFrom(endPhyOffset: number, endTimestamp: number): void {
+    this.#setBeginPhyOffset(endPhyOffset);
+    this.#setEndPhyOffset(endPhyOffset);
+    this.#setBeginTimestamp(endTimestamp);
+    this.#setEndTimestamp(endTimestamp);
+  }
+
+  /** Writes the whole cached header into the buffer (RocketMQ IndexHeader.updateByteBuffer). */
+  flushHeader(): void {
+    writeIndexHeader(this.buffer, this.#header);
+  }
+
+  /** Adds `key` → `physicalOffset`; false when the file is full (RocketMQ IndexFile.putKey). */
+  putKey(key: string, physicalOffset: number, storeTimestamp: number): boolean {
+    const header = this.#header;
+    if (header.indexCount >= this.indexNum) return false;
+    const keyHash = indexKeyHash(key);
+    const slotAt = slotPosition(keyHash, this.hashSlotNum);
+    let slotValue = this.buffer.readInt32BE(slotAt);
+    if (slotValue <= INDEX_INVALID || slotValue > header.indexCount) slotValue = INDEX_INVALID;
+
+    let timeDiff = Math.trunc((storeTimestamp - header.beginTimestamp) / 1000);
+    if (header.beginTimestamp <= 0) timeDiff = 0;
+    else if (timeDiff > INT32_MAX) timeDiff = INT32_MAX;
+    else if (timeDiff < 0) timeDiff = 0;
+
+    const entryAt = entryPosition(this.hashSlotNum, header.indexCount);
+    this.buffer.writeInt32BE(keyHash, entryAt + ENTRY_POS_KEY_HASH);
+    writeInt64(this.buffer, entryAt + ENTRY_POS_PHYSICAL_OFFSET, physicalOffset);
+    this.buffer.writeInt32BE(timeDiff, entryAt + ENTRY_POS_TIME_DIFF);
+    this.buffer.writeInt32BE(slotValue, entryAt + ENTRY_POS_PREV_INDEX);
+    this.buffer.writeInt32BE(header.indexCount, slotAt);
+
+    if (header.indexCount <= 1) {
+      this.#setBeginPhyOffset(physicalOffset);
+      this.#setBeginTimestamp(storeTimestamp);
+    }
+    if (slotValue === INDEX_INVALID) {
+      header.hashSlotCount = (header.hashSlotCount + 1) | 0; // an int32 that wraps, as in Java
+      this.buffer.writeInt32BE(header.hashSlotCount, INDEX_POS_HASH_SLOT_COUNT);
+    }
+    header.indexCount++;
+    this.buffer.writeInt32BE(header.indexCount, INDEX_POS_INDEX_COUNT);
+    this.#setEndPhyOffset(physicalOffset);
+    this.#setEndTimestamp(storeTimestamp);
+    return true;
+  }
+
+  /**
+   * Physical offsets of entries whose key hash equals `key`'s and whose time lies in
+   * [beginMs, endMs], newest first, at most `maxNum` (RocketMQ IndexFile.selectPhyOffset).
+   * Different keys with the same hash all come back; callers compare the message's keys.
+   * Never throws on damaged bytes and never walks more than indexNum entries.
+   */
+  selectPhysicalOffsets(key: string, maxNum: number, beginMs: number, endMs: number): number[] {
+    const physicalOffsets: number[] = [];
+    const header = this.#header;
+    const keyHash = indexKeyHash(key);
+    const slotValue = this.buffer.readInt32BE(slotPosition(keyHash, this.hashSlotNum));
+    if (slotValue <= INDEX_INVALID || slotValue > header.indexCount || header.indexCount <= 1) {
+      return physicalOffsets;
+    }
+    // RocketMQ relies on prevIndex < current; a damaged chain could cycle, so bound the walk.
+    let stepsLeft = this.indexNum;
+    for (let indexNumber = slotValue; stepsLeft > 0; stepsLeft--) {
+      if (physicalOffsets.length >= maxNum) break;
+      if (indexNumber >= this.indexNum) break; // only reachable when the header itself is damaged
+      const entryAt = entryPosition(this.hashSlotNum, indexNumber);
+      const keyHashRead = this.buffer.readInt32BE(entryAt + ENTRY_POS_KEY_HASH);
+      const physicalOffsetRead = readInt64(this.buffer, entryAt + ENTRY_POS_PHYSICAL_OFFSET);
+      const timeDiff = this.buffer.readInt32BE(entryAt + ENTRY_POS_TIME_DIFF);
+      const prevIndexRead = this.buffer.readInt32BE(entryAt + ENTRY_POS_PREV_INDEX);
+      if (timeDiff < 0) break;
+      const timeRead = header.beginTimestamp + timeDiff * 1000;
+      const timeMatched = timeRead >= beginMs && timeRead <= endMs;
+      if (keyHash === keyHashRead && timeMatched) physicalOffsets.push(physicalOffsetRead);
+      if (
+        prevIndexRead <= INDEX_INVALID ||
+        prevIndexRead > header.indexCount ||
+        prevIndexRead === indexNumber ||
+        timeRead < beginMs
+      ) {
+        break;
+      }
+      indexNumber = prevIndexRead;
+    }
+    return physicalOffsets;
+  }
+
+  #setBeginTimestamp(value: number): void {
+    this.#header.beginTimestamp = value;
+    writeInt64(this.buffer, INDEX_POS_BEGIN_TIMESTAMP, value);
+  }
+
+  #setEndTimestamp(value: number): void {
+    this.#header.endTimestamp = value;
+    writeInt64(this.buffer, INDEX_POS_END_TIMESTAMP, value);
+  }
+
+  #setBeginPhyOffset(value: number): void {
+    this.#header.beginPhyOffset = value;
+    writeInt64(this.buffer, INDEX_POS_BEGIN_PHY_OFFSET, value);
+  }
+
+  #setEndPhyOffset(value: number): void {
+    this.#header.endPhyOffset = value;
+    writeInt64(this.buffer, INDEX_POS_END_PHY_OFFSET, value);
+  }
+}

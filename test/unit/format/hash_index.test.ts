@@ -1,0 +1,213 @@
+// Goal: the index-file codec hashes, stores and finds keys exactly as RocketMQ's IndexFile does.
+// Method: reference vectors, small in-memory images, the .md worked example, and mutated bytes.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import {
+  entryPosition,
+  HashIndexImage,
+  INDEX_ENTRY_BYTES,
+  INDEX_HEADER_BYTES,
+  INDEX_SLOT_BYTES,
+  indexFileName,
+  indexFileSizeBytes,
+  indexKey,
+  indexKeyHash,
+  MAX_HASH_SLOT_NUM_DEFAULT,
+  MAX_INDEX_NUM_DEFAULT,
+  readIndexHeader,
+  slotPosition,
+  writeIndexHeader,
+  type IndexHeader,
+} from '../../../src/format/hash_index.js';
+import { javaStringHashCode } from '../../../src/format/java_hash.js';
+
+const ALL_TIME = [0, Number.MAX_SAFE_INTEGER] as const;
+const T0 = 1700000000123;
+
+test('reference vector: FooBar#Hello hashes to slot 1609924 of 5,000,000', () => {
+  const key = indexKey('FooBar', 'Hello');
+  assert.equal(key, 'FooBar#Hello');
+  assert.equal(javaStringHashCode(key), -101609924);
+  assert.equal(indexKeyHash(key), 101609924);
+  assert.equal(slotPosition(indexKeyHash(key), MAX_HASH_SLOT_NUM_DEFAULT), INDEX_HEADER_BYTES + 1609924 * 4);
+});
+
+test('key hash of a string whose hashCode is Integer.MIN_VALUE is 0', () => {
+  // "polygenelubricants" is the classic Java string with hashCode Integer.MIN_VALUE.
+  assert.equal(javaStringHashCode('polygenelubricants'), -2147483648);
+  assert.equal(indexKeyHash('polygenelubricants'), 0);
+});
+
+test('default file size is 420000040 bytes and positions follow the layout', () => {
+  assert.equal(INDEX_HEADER_BYTES + INDEX_SLOT_BYTES + INDEX_ENTRY_BYTES, 64);
+  assert.equal(indexFileSizeBytes(), 420000040);
+  assert.equal(indexFileSizeBytes(MAX_HASH_SLOT_NUM_DEFAULT, MAX_INDEX_NUM_DEFAULT), 420000040);
+  assert.equal(indexFileSizeBytes(8, 4), 152);
+  assert.equal(entryPosition(8, 1), 92);
+  assert.equal(slotPosition(13, 8), 40 + 5 * 4);
+});
+
+test('index file name is 17-digit local time yyyyMMddHHmmssSSS', () => {
+  assert.equal(indexFileName(new Date(2024, 0, 2, 3, 4, 5, 6)), '20240102030405006');
+  assert.equal(indexFileName(new Date(1999, 11, 31, 23, 59, 59, 999)), '19991231235959999');
+});
+
+test('header round trips at RocketMQ positions', () => {
+  const header: IndexHeader = {
+    beginTimestamp: T0,
+    endTimestamp: T0 + 5000,
+    beginPhyOffset: 1073741824,
+    endPhyOffset: 2 ** 40 + 7,
+    hashSlotCount: 17,
+    indexCount: 42,
+  };
+  const bytes = Buffer.alloc(INDEX_HEADER_BYTES);
+  writeIndexHeader(bytes, header);
+  assert.deepEqual(readIndexHeader(bytes), header);
+  assert.equal(bytes.readInt32BE(32), 17);
+  assert.equal(bytes.readInt32BE(36), 42);
+  assert.equal(bytes.readUInt32BE(20), 0x40000000);
+});
+
+test('header with indexCount zero or negative reads as indexCount 1', () => {
+  const bytes = Buffer.alloc(INDEX_HEADER_BYTES);
+  assert.equal(readIndexHeader(bytes).indexCount, 1);
+  bytes.writeInt32BE(-5, 36);
+  assert.equal(readIndexHeader(bytes).indexCount, 1);
+});
+
+test('first put sets begin fields, later puts only move end fields', () => {
+  const image = HashIndexImage.allocate({ hashSlotNum: 16, indexNum: 8 });
+  assert.ok(image.putKey('t#a', 100, T0));
+  assert.ok(image.putKey('t#b', 200, T0 + 3999));
+  const header = readIndexHeader(image.buffer);
+  assert.deepEqual(header, image.header());
+  assert.equal(header.beginPhyOffset, 100);
+  assert.equal(header.beginTimestamp, T0);
+  assert.equal(header.endPhyOffset, 200);
+  assert.equal(header.endTimestamp, T0 + 3999);
+  assert.equal(header.indexCount, 3);
+  // timeDiff is whole seconds since beginTimestamp, truncated.
+  assert.equal(image.buffer.readInt32BE(entryPosition(16, 2) + 12), 3);
+});
+
+test('capacity is indexNum - 1: with 400 entries 399 puts succeed and the 400th fails', () => {
+  const image = HashIndexImage.allocate({ hashSlotNum: 100, indexNum: 400 });
+  for (let i = 0; i < 399; i++) assert.equal(image.putKey(`t#k${i}`, i * 100, T0 + i), true, `put ${i}`);
+  assert.equal(image.isFull(), true);
+  assert.equal(image.putKey('t#last', 39900, T0 + 399), false);
+  assert.equal(image.header().indexCount, 400);
+  assert.equal(image.selectPhysicalOffsets('t#k398', 4, ...ALL_TIME)[0], 39800);
+});
+
+test('chain lookup finds every offset for one key, newest first', () => {
+  const image = HashIndexImage.allocate({ hashSlotNum: 4, indexNum: 32 });
+  for (let i = 0; i < 10; i++) {
+    image.putKey('t#same', 1000 + i, T0 + i * 1000);
+    image.putKey(`t#other${i}`, 5000 + i, T0 + i * 1000);
+  }
+  assert.deepEqual(
+    image.selectPhysicalOffsets('t#same', 64, ...ALL_TIME),
+    [1009, 1008, 1007, 1006, 1005, 1004, 1003, 1002, 1001, 1000],
+  );
+  assert.deepEqual(image.selectPhysicalOffsets('t#missing-key-xyz', 64, ...ALL_TIME).length, 0);
+});
+
+test('chain lookup stops at maxNum', () => {
+  const image = HashIndexImage.allocate({ hashSlotNum: 4, indexNum: 32 });
+  for (let i = 0; i < 10; i++) image.putKey('t#same', i, T0 + i * 1000);
+  assert.deepEqual(image.selectPhysicalOffsets('t#same', 3, ...ALL_TIME), [9, 8, 7]);
+});
+
+test('chain lookup respects the time window and stops once older than begin', () => {
+  const image = HashIndexImage.allocate({ hashSlotNum: 4, indexNum: 32 });
+  for (let i = 0; i < 10; i++) image.putKey('t#same', i, T0 + i * 1000);
+  // Entry times are beginTimestamp + whole seconds: T0 + i*1000.
+  assert.deepEqual(image.selectPhysicalOffsets('t#same', 64, T0 + 3000, T0 + 6000), [6, 5, 4, 3]);
+  assert.deepEqual(image.selectPhysicalOffsets('t#same', 64, T0 + 20000, T0 + 30000), []);
+});
+
+test('colliding keys Aa and BB both come back from the hash lookup; the caller filters', () => {
+  assert.equal(indexKeyHash('Aa'), indexKeyHash('BB'));
+  const image = HashIndexImage.allocate({ hashSlotNum: 8, indexNum: 8 });
+  image.putKey('Aa', 0, T0);
+  image.putKey('BB', 158, T0 + 1000);
+  assert.deepEqual(image.selectPhysicalOffsets('Aa', 64, ...ALL_TIME), [158, 0]);
+  assert.deepEqual(image.selectPhysicalOffsets('BB', 64, ...ALL_TIME), [158, 0]);
+  assert.equal(image.header().hashSlotCount, 1);
+});
+
+test('an image reopened over the same bytes continues the chain', () => {
+  const first = HashIndexImage.allocate({ hashSlotNum: 8, indexNum: 8 });
+  first.putKey('t#k', 1, T0);
+  const again = new HashIndexImage(first.buffer, { hashSlotNum: 8, indexNum: 8 });
+  again.putKey('t#k', 2, T0 + 1000);
+  assert.deepEqual(again.selectPhysicalOffsets('t#k', 64, ...ALL_TIME), [2, 1]);
+});
+
+test('worked example hex dump in hash_index.md equals the codec bytes', () => {
+  const md = fs.readFileSync(new URL('../../../../src/format/hash_index.md', import.meta.url), 'utf8');
+  const start = md.indexOf('## Worked example');
+  const end = md.indexOf('\n## ', start + 1);
+  assert.ok(start >= 0 && end > start, 'worked example section is missing');
+  const dumpBytes: number[] = [];
+  for (const line of md.slice(start, end).split('\n')) {
+    const match = /^([0-9a-f]{8})  ((?:[0-9a-f]{2} ?)+)$/.exec(line);
+    if (match === null) continue;
+    assert.equal(Number.parseInt(match[1]!, 16), dumpBytes.length, `dump offset in ${line}`);
+    for (const hex of match[2]!.trim().split(' ')) dumpBytes.push(Number.parseInt(hex, 16));
+  }
+  const image = HashIndexImage.allocate({ hashSlotNum: 8, indexNum: 4 });
+  assert.ok(image.putKey(indexKey('FooBar', 'Aa'), 0, 1700000000123));
+  assert.ok(image.putKey(indexKey('FooBar', 'BB'), 158, 1700000002456));
+  assert.equal(dumpBytes.length, 152);
+  assert.deepEqual(Buffer.from(dumpBytes), image.buffer);
+  assert.deepEqual(image.selectPhysicalOffsets('FooBar#Aa', 64, ...ALL_TIME), [158, 0]);
+});
+
+/** A deterministic PRNG (mulberry32) so failures reproduce. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('random and mutated slot and entry bytes never make lookup throw or loop', () => {
+  const layout = { hashSlotNum: 8, indexNum: 16 };
+  const random = prng(20240601);
+  const keys = ['Aa', 'BB', 't#x', 't#y', 'FooBar#Hello'];
+  for (let round = 0; round < 2000; round++) {
+    const image = HashIndexImage.allocate(layout);
+    const puts = Math.floor(random() * 15);
+    for (let i = 0; i < puts; i++) image.putKey(keys[i % keys.length]!, i * 10, T0 + i * 1000);
+    const bytes = image.buffer;
+    if (round % 4 === 0) {
+      // Fully random slots and entries; a plausible header with a random indexCount.
+      for (let p = INDEX_HEADER_BYTES; p < bytes.length; p++) bytes[p] = Math.floor(random() * 256);
+      bytes.writeInt32BE(Math.floor(random() * 40) - 5, 36);
+    } else {
+      // A few flipped bytes anywhere, header included.
+      const flips = 1 + Math.floor(random() * 6);
+      for (let f = 0; f < flips; f++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+      // Sometimes force a prevIndex cycle between entries 1 and 2.
+      if (round % 3 === 0) {
+        bytes.writeInt32BE(2, entryPosition(8, 1) + 16);
+        bytes.writeInt32BE(1, entryPosition(8, 2) + 16);
+      }
+    }
+    const reopened = new HashIndexImage(bytes, layout);
+    for (const key of keys) {
+      const found = reopened.selectPhysicalOffsets(key, 1000, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      assert.ok(found.length <= layout.indexNum, `round ${round}: ${found.length} results`);
+    }
+    // Puts on damaged bytes must not write outside the buffer either.
+    reopened.putKey('t#after', 1, T0);
+  }
+});
