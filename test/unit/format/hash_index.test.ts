@@ -5,8 +5,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
+  ENTRY_POS_KEY_HASH,
+  ENTRY_POS_PHYSICAL_OFFSET,
+  ENTRY_POS_PREV_INDEX,
+  ENTRY_POS_TIME_DIFF,
   entryPosition,
   HashIndexImage,
+  INDEX_POS_BEGIN_PHY_OFFSET,
+  INDEX_POS_BEGIN_TIMESTAMP,
+  INDEX_POS_END_PHY_OFFSET,
+  INDEX_POS_END_TIMESTAMP,
+  INDEX_POS_HASH_SLOT_COUNT,
+  INDEX_POS_INDEX_COUNT,
   INDEX_ENTRY_BYTES,
   INDEX_HEADER_BYTES,
   INDEX_SLOT_BYTES,
@@ -147,6 +157,39 @@ test('an image reopened over the same bytes continues the chain', () => {
   assert.deepEqual(again.selectPhysicalOffsets('t#k', 64, ...ALL_TIME), [2, 1]);
 });
 
+/** Rows `| offset | size | type | endianness | \`field\` | … |` of every byte table in the doc. */
+function docTableRows(md: string): Map<string, { offset: number; size: number; endianness: string }> {
+  const rows = new Map<string, { offset: number; size: number; endianness: string }>();
+  for (const line of md.split('\n')) {
+    const match = /^\| (\d+) \| (\d+) \| \w+ \| ([^|]+) \| `(\w+)` \|/.exec(line);
+    if (match === null) continue;
+    rows.set(match[4]!, { offset: Number(match[1]), size: Number(match[2]), endianness: match[3]!.trim() });
+  }
+  return rows;
+}
+
+test('byte tables in hash_index.md match the exported positions', () => {
+  const md = fs.readFileSync(new URL('../../../../src/format/hash_index.md', import.meta.url), 'utf8');
+  const rows = docTableRows(md);
+  const expected: Array<[string, number, number]> = [
+    ['beginTimestamp', INDEX_POS_BEGIN_TIMESTAMP, 8],
+    ['endTimestamp', INDEX_POS_END_TIMESTAMP, 8],
+    ['beginPhyOffset', INDEX_POS_BEGIN_PHY_OFFSET, 8],
+    ['endPhyOffset', INDEX_POS_END_PHY_OFFSET, 8],
+    ['hashSlotCount', INDEX_POS_HASH_SLOT_COUNT, 4],
+    ['indexCount', INDEX_POS_INDEX_COUNT, 4],
+    ['entryNumber', 0, INDEX_SLOT_BYTES],
+    ['keyHash', ENTRY_POS_KEY_HASH, 4],
+    ['physicalOffset', ENTRY_POS_PHYSICAL_OFFSET, 8],
+    ['timeDiff', ENTRY_POS_TIME_DIFF, 4],
+    ['prevIndex', ENTRY_POS_PREV_INDEX, 4],
+  ];
+  assert.equal(rows.size, expected.length);
+  for (const [field, offset, size] of expected) {
+    assert.deepEqual(rows.get(field), { offset, size, endianness: 'big-endian' }, field);
+  }
+});
+
 test('worked example hex dump in hash_index.md equals the codec bytes', () => {
   const md = fs.readFileSync(new URL('../../../../src/format/hash_index.md', import.meta.url), 'utf8');
   const start = md.indexOf('## Worked example');
@@ -210,4 +253,20 @@ test('random and mutated slot and entry bytes never make lookup throw or loop', 
     // Puts on damaged bytes must not write outside the buffer either.
     reopened.putKey('t#after', 1, T0);
   }
+});
+
+test('a file continued from a full one has its begin fields overwritten by the first put', () => {
+  const image = HashIndexImage.allocate({ hashSlotNum: 8, indexNum: 8 });
+  assert.deepEqual(image.selectPhysicalOffsets('t#k', 64, ...ALL_TIME), []);
+  image.continueFrom(4096, T0);
+  assert.ok(image.putKey('t#k', 5000, T0 + 7500));
+  const header = image.header();
+  // indexCount was 1, so the first put still overwrites the begin fields, as RocketMQ does.
+  assert.equal(header.beginPhyOffset, 5000);
+  assert.equal(header.beginTimestamp, T0 + 7500);
+  assert.equal(image.buffer.readInt32BE(entryPosition(8, 1) + ENTRY_POS_TIME_DIFF), 7);
+  // RocketMQ quirk kept on purpose: timeDiff was taken against the inherited begin (T0) but is
+  // read against the new one, so this entry reads as T0 + 7500 + 7000.
+  assert.deepEqual(image.selectPhysicalOffsets('t#k', 64, T0 + 7000, T0 + 8000), []);
+  assert.deepEqual(image.selectPhysicalOffsets('t#k', 64, T0 + 14500, T0 + 14500), [5000]);
 });
