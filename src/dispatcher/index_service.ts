@@ -11,12 +11,7 @@
 import path from 'node:path';
 import { assert } from '../assert.js';
 import { StoreError } from '../errors.js';
-import { readInt64 } from '../format/commit_log_record.js';
 import {
-  ENTRY_POS_KEY_HASH,
-  ENTRY_POS_PHYSICAL_OFFSET,
-  ENTRY_POS_PREV_INDEX,
-  ENTRY_POS_TIME_DIFF,
   entryPosition,
   HashIndexImage,
   INDEX_ENTRY_BYTES,
@@ -24,6 +19,7 @@ import {
   INDEX_INVALID,
   INDEX_NAME_DIGITS,
   INDEX_SLOT_BYTES,
+  walkIndexChain,
   type IndexHeader,
   indexFileName,
   indexFileSizeBytes,
@@ -344,30 +340,9 @@ export class IndexService {
       this.#readFully(handle, slot, slotPosition(keyHash, this.#hashSlotNum), file.name);
       const slotValue = slot.readInt32BE(0);
       if (slotValue <= INDEX_INVALID || slotValue > header.indexCount) return physicalOffsets;
-      const entry = Buffer.alloc(INDEX_ENTRY_BYTES);
-      let stepsLeft = this.#indexNum;
-      for (let indexNumber = slotValue; stepsLeft > 0; stepsLeft--) {
-        if (physicalOffsets.length >= maxNum) break;
-        if (indexNumber >= this.#indexNum) break;
+      walkIndexChain(header, this.#indexNum, keyHash, slotValue, maxNum, beginMs, endMs, physicalOffsets, (indexNumber, entry) => {
         this.#readFully(handle, entry, entryPosition(this.#hashSlotNum, indexNumber), file.name);
-        const keyHashRead = entry.readInt32BE(ENTRY_POS_KEY_HASH);
-        const physicalOffsetRead = readInt64(entry, ENTRY_POS_PHYSICAL_OFFSET);
-        const timeDiff = entry.readInt32BE(ENTRY_POS_TIME_DIFF);
-        const prevIndexRead = entry.readInt32BE(ENTRY_POS_PREV_INDEX);
-        if (timeDiff < 0) break;
-        const timeRead = header.beginTimestamp + timeDiff * 1000;
-        const timeMatched = timeRead >= beginMs && timeRead <= endMs;
-        if (keyHash === keyHashRead && timeMatched) physicalOffsets.push(physicalOffsetRead);
-        if (
-          prevIndexRead <= INDEX_INVALID ||
-          prevIndexRead > header.indexCount ||
-          prevIndexRead === indexNumber ||
-          timeRead < beginMs
-        ) {
-          break;
-        }
-        indexNumber = prevIndexRead;
-      }
+      });
     } finally {
       this.#storage.close(handle);
     }

@@ -131,6 +131,49 @@ export interface HashIndexLayout {
  * One index file's bytes (a whole mapped file or an in-memory image). The header is cached and
  * every change is written straight into the buffer, as RocketMQ's IndexHeader setters do.
  */
+/**
+ * RocketMQ's chain walk (IndexFile.selectPhyOffset) from `slotValue`, appending to `out` the
+ * physical offsets of entries whose key hash is `keyHash` and whose time lies in
+ * [beginMs, endMs], newest first, at most `maxNum`. `readEntry` fills a 20-byte entry (from
+ * memory or from a file). RocketMQ relies on prevIndex < current; a damaged chain could cycle,
+ * so the walk is bounded by `indexNum` steps.
+ */
+export function walkIndexChain(
+  header: IndexHeader,
+  indexNum: number,
+  keyHash: number,
+  slotValue: number,
+  maxNum: number,
+  beginMs: number,
+  endMs: number,
+  out: number[],
+  readEntry: (indexNumber: number, entry: Buffer) => void,
+): void {
+  const entry = Buffer.alloc(INDEX_ENTRY_BYTES);
+  let stepsLeft = indexNum;
+  for (let indexNumber = slotValue; stepsLeft > 0; stepsLeft--) {
+    if (out.length >= maxNum) break;
+    if (indexNumber >= indexNum) break; // only reachable when the header itself is damaged
+    readEntry(indexNumber, entry);
+    const keyHashRead = entry.readInt32BE(ENTRY_POS_KEY_HASH);
+    const physicalOffsetRead = readInt64(entry, ENTRY_POS_PHYSICAL_OFFSET);
+    const timeDiff = entry.readInt32BE(ENTRY_POS_TIME_DIFF);
+    const prevIndexRead = entry.readInt32BE(ENTRY_POS_PREV_INDEX);
+    if (timeDiff < 0) break;
+    const timeRead = header.beginTimestamp + timeDiff * 1000;
+    if (keyHash === keyHashRead && timeRead >= beginMs && timeRead <= endMs) out.push(physicalOffsetRead);
+    if (
+      prevIndexRead <= INDEX_INVALID ||
+      prevIndexRead > header.indexCount ||
+      prevIndexRead === indexNumber ||
+      timeRead < beginMs
+    ) {
+      break;
+    }
+    indexNumber = prevIndexRead;
+  }
+}
+
 export class HashIndexImage {
   readonly buffer: Buffer;
   readonly hashSlotNum: number;
@@ -232,30 +275,11 @@ export class HashIndexImage {
     if (slotValue <= INDEX_INVALID || slotValue > header.indexCount || header.indexCount <= 1) {
       return physicalOffsets;
     }
-    // RocketMQ relies on prevIndex < current; a damaged chain could cycle, so bound the walk.
-    let stepsLeft = this.indexNum;
-    for (let indexNumber = slotValue; stepsLeft > 0; stepsLeft--) {
-      if (physicalOffsets.length >= maxNum) break;
-      if (indexNumber >= this.indexNum) break; // only reachable when the header itself is damaged
-      const entryAt = entryPosition(this.hashSlotNum, indexNumber);
-      const keyHashRead = this.buffer.readInt32BE(entryAt + ENTRY_POS_KEY_HASH);
-      const physicalOffsetRead = readInt64(this.buffer, entryAt + ENTRY_POS_PHYSICAL_OFFSET);
-      const timeDiff = this.buffer.readInt32BE(entryAt + ENTRY_POS_TIME_DIFF);
-      const prevIndexRead = this.buffer.readInt32BE(entryAt + ENTRY_POS_PREV_INDEX);
-      if (timeDiff < 0) break;
-      const timeRead = header.beginTimestamp + timeDiff * 1000;
-      const timeMatched = timeRead >= beginMs && timeRead <= endMs;
-      if (keyHash === keyHashRead && timeMatched) physicalOffsets.push(physicalOffsetRead);
-      if (
-        prevIndexRead <= INDEX_INVALID ||
-        prevIndexRead > header.indexCount ||
-        prevIndexRead === indexNumber ||
-        timeRead < beginMs
-      ) {
-        break;
-      }
-      indexNumber = prevIndexRead;
-    }
+    const buffer = this.buffer;
+    const hashSlotNum = this.hashSlotNum;
+    walkIndexChain(header, this.indexNum, keyHash, slotValue, maxNum, beginMs, endMs, physicalOffsets, (indexNumber, entry) => {
+      buffer.copy(entry, 0, entryPosition(hashSlotNum, indexNumber), entryPosition(hashSlotNum, indexNumber) + INDEX_ENTRY_BYTES);
+    });
     return physicalOffsets;
   }
 
