@@ -16,6 +16,11 @@ export class Prng {
     return (t ^ (t >>> 14)) >>> 0;
   }
 
+  /** A float in [0, 1). */
+  nextFloat(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
   /** An integer in [0, n). */
   below(n: number): number {
     return this.nextUint32() % n;

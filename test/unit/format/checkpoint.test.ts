@@ -21,6 +21,7 @@ import {
   type Checkpoint,
 } from '../../../src/format/checkpoint.js';
 import { readInt64, writeInt64 } from '../../../src/format/commit_log_record.js';
+import { Prng } from '../../support/prng.js';
 
 const SAMPLE: Checkpoint = {
   physicMsgTimestamp: 1700000000123,
@@ -31,16 +32,10 @@ const SAMPLE: Checkpoint = {
   flushedPhyOffset: 2 ** 40 + 123,
 };
 
-/** mulberry32: same seed, same bytes, so a failing case can be replayed from the printed seed. */
+/** Seeded uint32 values, so a failing case can be replayed from the printed seed. */
 function prng(seed: number): () => number {
-  let state = seed | 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const source = new Prng(seed);
+  return () => source.nextUint32();
 }
 
 function rocketmqWritten(checkpoint: Checkpoint): Buffer {

@@ -28,17 +28,13 @@ import {
   type ConsumeQueueEntry,
 } from '../../../src/format/consume_queue_entry.js';
 import { writeInt64 } from '../../../src/format/commit_log_record.js';
+import { docSection, hexDumps } from '../../support/format_doc.js';
+import { Prng } from '../../support/prng.js';
 
-/** mulberry32: same seed, same bytes, so a failing case can be replayed from the printed seed. */
+/** Seeded floats in [0, 1), so a failing case can be replayed from the printed seed. */
 function prng(seed: number): () => number {
-  let state = seed | 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const source = new Prng(seed);
+  return () => source.nextFloat();
 }
 
 function roundTrip(entry: ConsumeQueueEntry): ConsumeQueueEntry {
@@ -118,24 +114,7 @@ const DOC = fs.readFileSync(new URL('../../../../src/format/consume_queue_entry.
 
 /** The hex-dump blocks (`00000010  00 27 …`) of the doc's worked example, concatenated per block. */
 function workedExampleDumps(): Buffer[] {
-  const lines = DOC.split('\n');
-  const start = lines.indexOf('## Worked example');
-  assert.ok(start >= 0, 'doc has a Worked example section');
-  const dumps: Buffer[] = [];
-  let current: number[] | null = null;
-  for (const line of lines.slice(start + 1)) {
-    if (line.startsWith('## ')) break;
-    if (line.startsWith('```')) {
-      if (current !== null && current.length > 0) dumps.push(Buffer.from(current));
-      current = current === null ? [] : null;
-      continue;
-    }
-    const match = /^([0-9a-f]{8}) {2}((?:[0-9a-f]{2} ?)+)$/.exec(line);
-    if (current === null || match === null) continue;
-    assert.equal(Number.parseInt(match[1]!, 16), current.length, `dump offset in ${line}`);
-    for (const byte of match[2]!.trim().split(' ')) current.push(Number.parseInt(byte, 16));
-  }
-  return dumps;
+  return hexDumps(docSection(DOC, '## Worked example'));
 }
 
 test('the worked example hex dump is what writeConsumeQueueEntry writes for three FooBar messages', () => {

@@ -54,6 +54,7 @@ import {
 } from '../../../src/format/checkpoint.js';
 import { encodeHostAddress } from '../../../src/format/host_address.js';
 import { segmentName } from '../../../src/format/segment_name.js';
+import { docSection, hexDumps } from '../../support/format_doc.js';
 
 // The compiled test runs from dist/test/unit/format/; the docs stay in the source tree.
 function readDoc(name: string): string {
@@ -63,20 +64,6 @@ function readDoc(name: string): string {
 const RECORD_DOC = readDoc('commit_log_record.md');
 const CHECKPOINT_DOC = readDoc('checkpoint.md');
 
-/** The lines under `heading` up to the next heading, skipping nothing inside code fences. */
-function section(md: string, heading: string): string[] {
-  const lines = md.split('\n');
-  const start = lines.indexOf(heading);
-  assert.ok(start >= 0, `heading ${JSON.stringify(heading)} is missing`);
-  const out: string[] = [];
-  let fenced = false;
-  for (const line of lines.slice(start + 1)) {
-    if (line.startsWith('```')) fenced = !fenced;
-    if (!fenced && line.startsWith('#')) break;
-    out.push(line);
-  }
-  return out;
-}
 
 type Row = Record<string, string>;
 
@@ -127,28 +114,11 @@ function plainInteger(cell: string | undefined): number {
   return Number(cell);
 }
 
-/** Hex-dump blocks (`00000000  00 11 …`) in `lines`, one Buffer per fenced block. */
-function hexDumps(lines: string[]): Buffer[] {
-  const dumps: Buffer[] = [];
-  let current: number[] | null = null;
-  for (const line of lines) {
-    if (line.startsWith('```')) {
-      if (current !== null && current.length > 0) dumps.push(Buffer.from(current));
-      current = current === null ? [] : null;
-      continue;
-    }
-    const match = /^([0-9a-f]{8}) {2}((?:[0-9a-f]{2} ?)+)$/.exec(line);
-    if (current === null || match === null) continue;
-    assert.equal(Number.parseInt(match[1]!, 16), current.length, `dump offset in ${line}`);
-    for (const byte of match[2]!.trim().split(' ')) current.push(Number.parseInt(byte, 16));
-  }
-  return dumps;
-}
 
-const MESSAGE_TABLE = firstTable(section(RECORD_DOC, '### Message record'));
-const BLANK_TABLE = firstTable(section(RECORD_DOC, '### BLANK record (end of segment)'));
-const SYSFLAG_TABLE = firstTable(section(RECORD_DOC, '### SYSFLAG bits'));
-const CHECKPOINT_TABLE = firstTable(section(CHECKPOINT_DOC, '## Byte table'));
+const MESSAGE_TABLE = firstTable(docSection(RECORD_DOC, '### Message record'));
+const BLANK_TABLE = firstTable(docSection(RECORD_DOC, '### BLANK record (end of segment)'));
+const SYSFLAG_TABLE = firstTable(docSection(RECORD_DOC, '### SYSFLAG bits'));
+const CHECKPOINT_TABLE = firstTable(docSection(CHECKPOINT_DOC, '## Byte table'));
 
 test('the record doc has the format-doc sections in order', () => {
   const headings = RECORD_DOC.split('\n').filter((l) => /^## /.test(l));
@@ -165,7 +135,7 @@ test('the record doc has the format-doc sections in order', () => {
     '## Recovery decision table',
     '## Versioning and trade-offs',
   ]);
-  const table = section(RECORD_DOC, '## Recovery decision table').join('\n');
+  const table = docSection(RECORD_DOC, '## Recovery decision table').join('\n');
   for (let row = 1; row <= 10; row++) assert.match(table, new RegExp(`^\\| R${row} \\|`, 'm'), `row R${row}`);
   for (let c = 1; c <= 8; c++) assert.match(table, new RegExp(`^\\| C${c} \\|`, 'm'), `case C${c}`);
 });
@@ -372,7 +342,7 @@ function workedMessage(
 }
 
 test('the worked example follows the placement rule with real record sizes', () => {
-  const rows = firstTable(section(RECORD_DOC, '## Worked example'));
+  const rows = firstTable(docSection(RECORD_DOC, '## Worked example'));
   assert.equal(rows.length, 3);
   let segmentStart = 0;
   let position = 0;
@@ -400,7 +370,7 @@ test('the worked example follows the placement rule with real record sizes', () 
 });
 
 test('the worked example BLANK header bytes are what writeBlankRecord writes', () => {
-  const text = section(RECORD_DOC, '## Worked example').join('\n');
+  const text = docSection(RECORD_DOC, '## Worked example').join('\n');
   const match = /BLANK header `([0-9a-f ]+)` \(TOTALSIZE = (\d+)/.exec(text);
   assert.ok(match !== null, 'the BLANK header bytes are missing from the worked example');
   const blank = Buffer.alloc(BLANK_RECORD_BYTES);
@@ -409,7 +379,7 @@ test('the worked example BLANK header bytes are what writeBlankRecord writes', (
 });
 
 test('the worked example hex dumps are what encodeMessage writes for M1', () => {
-  const dumps = hexDumps(section(RECORD_DOC, '## Worked example'));
+  const dumps = hexDumps(docSection(RECORD_DOC, '## Worked example'));
   assert.equal(dumps.length, 2);
   const m1 = encodeMessage(workedMessage('Once, there was a chance for me!', 0, 0));
   assert.deepEqual(dumps[0], m1.subarray(0, 32));
@@ -450,7 +420,7 @@ test('the checkpoint table tiles the whole 4096-byte file', () => {
 });
 
 test('the checkpoint worked example hex dump is what encodeCheckpoint writes', () => {
-  const lines = section(CHECKPOINT_DOC, '## Worked example');
+  const lines = docSection(CHECKPOINT_DOC, '## Worked example');
   const text = lines.join('\n');
   const value = (field: keyof Checkpoint): number => {
     const match = new RegExp(`^(?:.* )?${field} (\\d+)(?: .*)?$`, 'm').exec(text);

@@ -32,6 +32,8 @@ import {
   type IndexHeader,
 } from '../../../src/format/hash_index.js';
 import { javaStringHashCode } from '../../../src/format/java_hash.js';
+import { docSection, hexDumps, readFormatDoc } from '../../support/format_doc.js';
+import { Prng } from '../../support/prng.js';
 
 const ALL_TIME = [0, Number.MAX_SAFE_INTEGER] as const;
 const T0 = 1700000000123;
@@ -191,17 +193,8 @@ test('byte tables in hash_index.md match the exported positions', () => {
 });
 
 test('worked example hex dump in hash_index.md equals the codec bytes', () => {
-  const md = fs.readFileSync(new URL('../../../../src/format/hash_index.md', import.meta.url), 'utf8');
-  const start = md.indexOf('## Worked example');
-  const end = md.indexOf('\n## ', start + 1);
-  assert.ok(start >= 0 && end > start, 'worked example section is missing');
-  const dumpBytes: number[] = [];
-  for (const line of md.slice(start, end).split('\n')) {
-    const match = /^([0-9a-f]{8})  ((?:[0-9a-f]{2} ?)+)$/.exec(line);
-    if (match === null) continue;
-    assert.equal(Number.parseInt(match[1]!, 16), dumpBytes.length, `dump offset in ${line}`);
-    for (const hex of match[2]!.trim().split(' ')) dumpBytes.push(Number.parseInt(hex, 16));
-  }
+  const dumps = hexDumps(docSection(readFormatDoc('hash_index.md'), '## Worked example'));
+  const dumpBytes = dumps.flatMap((dump) => [...dump]);
   const image = HashIndexImage.allocate({ hashSlotNum: 8, indexNum: 4 });
   assert.ok(image.putKey(indexKey('FooBar', 'Aa'), 0, 1700000000123));
   assert.ok(image.putKey(indexKey('FooBar', 'BB'), 158, 1700000002456));
@@ -210,16 +203,10 @@ test('worked example hex dump in hash_index.md equals the codec bytes', () => {
   assert.deepEqual(image.selectPhysicalOffsets('FooBar#Aa', 64, ...ALL_TIME), [158, 0]);
 });
 
-/** A deterministic PRNG (mulberry32) so failures reproduce. */
+/** Seeded floats in [0, 1) so failures reproduce. */
 function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const source = new Prng(seed);
+  return () => source.nextFloat();
 }
 
 test('random and mutated slot and entry bytes never make lookup throw or loop', () => {
