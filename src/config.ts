@@ -56,11 +56,61 @@ export interface MessageStoreConfig {
   warmMapedFileEnable: boolean;
   /** Pages between fsyncs while zero-filling a segment (4096). */
   flushLeastPagesWhenWarmMapedFile: number;
+  /** Bytes per ConsumeQueue file (300000 units × 20); rounded up to a multiple of 20. */
+  mappedFileSizeConsumeQueue: number;
+  /** ms between fdatasyncs of the consume queue and index files (1000). */
+  flushIntervalConsumeQueue: number;
+  /** Accepted for RocketMQ compatibility; consume queues are flushed whole every interval (2). */
+  flushConsumeQueueLeastPages: number;
+  /** Accepted for RocketMQ compatibility (60000); every consume queue flush is thorough. */
+  flushConsumeQueueThoroughInterval: number;
+  /** Build hash-index files for UNIQ_KEY and KEYS (true). */
+  messageIndexEnable: boolean;
+  /** Slots per index file (5000000). */
+  maxHashSlotNum: number;
+  /** Entries per index file (20000000); a file holds maxIndexNum − 1 keys. */
+  maxIndexNum: number;
+  /** Most offsets one index query returns (64). */
+  maxMsgsNumBatch: number;
+  /** getMessage: consume queue bytes scanned per pull, at least maxMsgNums × 20 (16000). */
+  maxFilterMessageSize: number;
+  /** getMessage: consume queue files visited per pull (1). */
+  travelCqFileNumWhenGetMessage: number;
+  /** getMessage: bytes per pull for data in memory (262144). */
+  maxTransferBytesOnMessageInMemory: number;
+  /** getMessage: messages per pull for data in memory (32). */
+  maxTransferCountOnMessageInMemory: number;
+  /** getMessage: bytes per pull for data on disk (65536). */
+  maxTransferBytesOnMessageInDisk: number;
+  /** getMessage: messages per pull for data on disk (8). */
+  maxTransferCountOnMessageInDisk: number;
+  /** Share of RAM (%) within which the CommitLog's tail counts as "in memory" (40). */
+  accessMessageInMemoryMaxRatio: number;
+  /** Hours a CommitLog segment is kept after its last write (72); 0 = all but the active one expire. */
+  fileReservedTime: number;
+  /** Hours of the day (0–23, ';'-separated) when expired segments are deleted ("04"). */
+  deleteWhen: string;
+  /** ms between clean-up checks (10000); the first runs 60 s after open. */
+  cleanResourceInterval: number;
+  /** ms paused between two deleted CommitLog segments (100). */
+  deleteCommitLogFilesInterval: number;
+  /** ms paused after a consume queue that had files deleted (100). */
+  deleteConsumeQueueFilesInterval: number;
+  /** Most CommitLog segments deleted per clean-up run (10). */
+  deleteFileBatchMax: number;
+  /** Disk use (%) above which expired segments are deleted at any hour (75; used clamped to [10, 95]). */
+  diskMaxUsedSpaceRatio: number;
+  /** Disk use (%) above which puts are refused with SERVICE_NOT_AVAILABLE (90; used clamped to [35, 90]). */
+  diskSpaceWarningLevelRatio: number;
+  /** Disk use (%) above which segments are deleted even unexpired (85; used clamped to [30, 85]). */
+  diskSpaceCleanForciblyRatio: number;
+  /** Allow deleting unexpired segments when the disk is above diskSpaceCleanForciblyRatio (true). */
+  cleanFileForciblyEnable: boolean;
   /** Path of a broker.conf-style properties file read at open (keys as above). */
   configFile: string;
 }
 
-type Kind = 'string' | 'int' | 'bool' | 'flushDiskType' | 'host';
+type Kind = 'string' | 'int' | 'bool' | 'flushDiskType' | 'host' | 'hours';
 
 interface KeySpec {
   kind: Kind;
@@ -95,6 +145,31 @@ const SCHEMA: Record<keyof MessageStoreConfig, KeySpec> = {
   storeHost: { kind: 'host', runtime: false },
   warmMapedFileEnable: { kind: 'bool', runtime: false },
   flushLeastPagesWhenWarmMapedFile: { kind: 'int', min: 1, max: INT32_MAX, runtime: false },
+  mappedFileSizeConsumeQueue: { kind: 'int', min: 20, max: INT32_MAX, runtime: false },
+  flushIntervalConsumeQueue: { kind: 'int', min: 1, max: MS_MAX, runtime: true },
+  flushConsumeQueueLeastPages: { kind: 'int', min: 0, max: INT32_MAX, runtime: true },
+  flushConsumeQueueThoroughInterval: { kind: 'int', min: 0, max: MS_MAX, runtime: true },
+  messageIndexEnable: { kind: 'bool', runtime: false },
+  maxHashSlotNum: { kind: 'int', min: 1, max: 100_000_000, runtime: false },
+  maxIndexNum: { kind: 'int', min: 2, max: 100_000_000, runtime: false },
+  maxMsgsNumBatch: { kind: 'int', min: 1, max: 100_000, runtime: true },
+  maxFilterMessageSize: { kind: 'int', min: 20, max: INT32_MAX, runtime: true },
+  travelCqFileNumWhenGetMessage: { kind: 'int', min: 1, max: 1024, runtime: true },
+  maxTransferBytesOnMessageInMemory: { kind: 'int', min: 1, max: INT32_MAX, runtime: true },
+  maxTransferCountOnMessageInMemory: { kind: 'int', min: 1, max: INT32_MAX, runtime: true },
+  maxTransferBytesOnMessageInDisk: { kind: 'int', min: 1, max: INT32_MAX, runtime: true },
+  maxTransferCountOnMessageInDisk: { kind: 'int', min: 1, max: INT32_MAX, runtime: true },
+  accessMessageInMemoryMaxRatio: { kind: 'int', min: 0, max: 100, runtime: true },
+  fileReservedTime: { kind: 'int', min: 0, max: 24 * 365 * 100, runtime: true },
+  deleteWhen: { kind: 'hours', runtime: true },
+  cleanResourceInterval: { kind: 'int', min: 1, max: MS_MAX, runtime: true },
+  deleteCommitLogFilesInterval: { kind: 'int', min: 0, max: MS_MAX, runtime: true },
+  deleteConsumeQueueFilesInterval: { kind: 'int', min: 0, max: MS_MAX, runtime: true },
+  deleteFileBatchMax: { kind: 'int', min: 1, max: INT32_MAX, runtime: true },
+  diskMaxUsedSpaceRatio: { kind: 'int', min: 1, max: 100, runtime: true },
+  diskSpaceWarningLevelRatio: { kind: 'int', min: 1, max: 100, runtime: true },
+  diskSpaceCleanForciblyRatio: { kind: 'int', min: 1, max: 100, runtime: true },
+  cleanFileForciblyEnable: { kind: 'bool', runtime: true },
   configFile: { kind: 'string', runtime: false },
 };
 
@@ -121,6 +196,31 @@ const DEFAULTS: Omit<MessageStoreConfig, 'storePathRootDir' | 'storePathCommitLo
   osPageCacheBusyTimeOutMills: 1000,
   storeHost: '127.0.0.1:10911',
   flushLeastPagesWhenWarmMapedFile: 4096,
+  mappedFileSizeConsumeQueue: 6000000,
+  flushIntervalConsumeQueue: 1000,
+  flushConsumeQueueLeastPages: 2,
+  flushConsumeQueueThoroughInterval: 60000,
+  messageIndexEnable: true,
+  maxHashSlotNum: 5000000,
+  maxIndexNum: 20000000,
+  maxMsgsNumBatch: 64,
+  maxFilterMessageSize: 16000,
+  travelCqFileNumWhenGetMessage: 1,
+  maxTransferBytesOnMessageInMemory: 262144,
+  maxTransferCountOnMessageInMemory: 32,
+  maxTransferBytesOnMessageInDisk: 65536,
+  maxTransferCountOnMessageInDisk: 8,
+  accessMessageInMemoryMaxRatio: 40,
+  fileReservedTime: 72,
+  deleteWhen: '04',
+  cleanResourceInterval: 10000,
+  deleteCommitLogFilesInterval: 100,
+  deleteConsumeQueueFilesInterval: 100,
+  deleteFileBatchMax: 10,
+  diskMaxUsedSpaceRatio: 75,
+  diskSpaceWarningLevelRatio: 90,
+  diskSpaceCleanForciblyRatio: 85,
+  cleanFileForciblyEnable: true,
 };
 
 function configError(message: string): StoreError {
@@ -151,6 +251,11 @@ function coerce(key: string, value: unknown, fromText: boolean): unknown {
     case 'flushDiskType':
       if (value !== 'ASYNC_FLUSH' && value !== 'SYNC_FLUSH') {
         throw configError(`${key} must be ASYNC_FLUSH or SYNC_FLUSH, got ${shown}`);
+      }
+      return value;
+    case 'hours':
+      if (typeof value !== 'string' || deleteWhenHours(value) === null) {
+        throw configError(`${key} must be hours of the day 0-23 separated by ';' (e.g. "04" or "01;13"), got ${shown}`);
       }
       return value;
     case 'bool': {
@@ -230,6 +335,17 @@ export function checkRuntimeUpdate(partial: Record<string, unknown>): Partial<Me
     }
   }
   return checked;
+}
+
+/** The hours listed in a deleteWhen value ("04", "01;13"), or null when it is not valid. */
+export function deleteWhenHours(value: string): Set<number> | null {
+  const hours = new Set<number>();
+  for (const part of value.split(';')) {
+    const text = part.trim();
+    if (!/^\d{1,2}$/.test(text) || Number(text) > 23) return null;
+    hours.add(Number(text));
+  }
+  return hours;
 }
 
 /** Largest record the current limits allow: a body of maxMessageSize plus RocketMQ's 64 KiB. */

@@ -55,3 +55,31 @@ export function ioError(what: string, cause: unknown, operation: StoreOperation 
   const detail = cause instanceof Error ? cause.message : String(cause);
   return new StoreError(code, `${what}: ${detail}`, { cause, syscallCode, operation });
 }
+
+/** A StoreError as it crosses a worker boundary (postMessage keeps plain data only). */
+export interface SerializedError {
+  code: string;
+  message: string;
+  syscallCode: string | undefined;
+  operation: StoreOperation | undefined;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof StoreError) {
+    return { code: error.code, message: error.message, syscallCode: error.syscallCode, operation: error.operation };
+  }
+  const code = (error as { code?: unknown })?.code;
+  return {
+    code: typeof code === 'string' && code.startsWith('E_') ? code : 'E_WORKER_FAILED',
+    message: error instanceof Error ? error.message : String(error),
+    syscallCode: undefined,
+    operation: undefined,
+  };
+}
+
+export function deserializeError(serialized: SerializedError): StoreError {
+  return new StoreError(serialized.code as StoreErrorCode, serialized.message, {
+    syscallCode: serialized.syscallCode,
+    operation: serialized.operation,
+  });
+}

@@ -1,8 +1,16 @@
 // The public API of mqstore. No logic here.
 
-export { MessageStore, type MessageStoreInternals } from './message_store.js';
+export { MessageStore, type MessageStoreInternals, type RecoveryReport } from './message_store.js';
+export type { GetMessageRequest, BoundaryType } from './read/message_reads.js';
 export type { MessageStoreConfig, MessageStoreOptions, FlushDiskType } from './config.js';
-export { PutMessageStatus, type PutMessageResult, type AppendMessageResult } from './status.js';
+export {
+  PutMessageStatus,
+  GetMessageStatus,
+  type PutMessageResult,
+  type AppendMessageResult,
+  type GetMessageResult,
+  type QueryMessageResult,
+} from './status.js';
 export { StoreError, type StoreErrorCode } from './errors.js';
 export type { MessageInput, BatchInput } from './put_request.js';
 export {
@@ -12,6 +20,6 @@ export {
   type MessageExt,
   type EncodeMessageInput,
 } from './format/commit_log_record.js';
-export type { RecoverySummary } from './shared/messages.js';
+export type { RecoverySummary, DerivedRecoveryReport } from './shared/messages.js';
 export type { RecoveryEvent } from './recovery/recovery.js';
 export type { Storage, StorageFile, StorageSpec } from './io/storage.js';

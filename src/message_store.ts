@@ -8,8 +8,7 @@
 //   putMessage ─► PutPreparer ─► sequence() ─► ring ─► writer worker ─► PROGRESS ─► resolve
 //                 (validate)     (offsets)      (SAB)   (pwritev/fsync)
 
-import { stat, mkdir, open as openFile, realpath, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
+import { stat, mkdir, realpath } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { assert, assertNever } from './assert.js';
 import {
@@ -19,26 +18,41 @@ import {
   recordBytesMax,
   resolveConfig,
 } from './config.js';
-import { StoreError, type StoreErrorCode } from './errors.js';
+import { deserializeError, type SerializedError, StoreError } from './errors.js';
 import {
   BLANK_RECORD_BYTES,
-  decodeMessage,
   type MessageExt,
   offsetMsgId,
-  RECORD_FIXED_BYTES,
   writeBlankRecord,
   writeRecord,
 } from './format/commit_log_record.js';
 import { encodeHostAddress } from './format/host_address.js';
-import { segmentName } from './format/segment_name.js';
 import { ExpiryTimer, Fifo } from './fifo.js';
 import type { StorageSpec } from './io/storage.js';
 import { type BatchInput, type MessageInput, type PreparedPut, PutPreparer } from './put_request.js';
 import type { QueueOffsetEntry } from './recovery/queue_offset_table.js';
-import type { MainToWriter, RecoverySummary, SerializedError, WriterInit, WriterToMain } from './shared/messages.js';
+import type {
+  DerivedRecoveryReport,
+  DispatcherInit,
+  DispatcherToMain,
+  MainToDispatcher,
+  MainToWriter,
+  QueueRange,
+  RecoverySummary,
+  WriterInit,
+  WriterToMain,
+} from './shared/messages.js';
+import { Positions } from './shared/positions.js';
 import { ringCreate } from './shared/ring_layout.js';
+import { type BoundaryType, type GetMessageRequest, type IndexQueryAnswer, MessageReads } from './read/message_reads.js';
 import { RingProducer } from './shared/ring_producer.js';
-import { failedResult, PutMessageStatus, type PutMessageResult } from './status.js';
+import {
+  failedResult,
+  type GetMessageResult,
+  PutMessageStatus,
+  type PutMessageResult,
+  type QueryMessageResult,
+} from './status.js';
 import { StoreLock } from './store_lock.js';
 import type { WriterProgress } from './writer/group_commit.js';
 
@@ -54,8 +68,6 @@ const STORE_RING_BYTES_MAX = 1024 * 1024 * 1024;
 const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
 /** Unpublished ring bytes that make a burst of sends publish before its end. */
 const PUBLISH_EARLY_BYTES = 64 * 1024;
-/** Segment read handles kept open by lookMessageByOffset. */
-const READ_FILES_MAX = 64;
 
 interface PendingPut {
   endPhysicalOffset: number;
@@ -74,12 +86,17 @@ interface ParkedPut {
 }
 
 interface Request {
-  resolve: () => void;
+  resolve: (result?: unknown) => void;
   reject: (error: StoreError) => void;
 }
 
+/** What recovery found and did when the store was opened: the CommitLog, then the derived files. */
+export type RecoveryReport = RecoverySummary & { derived: DerivedRecoveryReport };
+
 type State = 'open' | 'closing' | 'closed' | 'failed';
-type WriterRequest = MainToWriter extends infer T ? (T extends unknown ? Omit<T, 'requestId'> : never) : never;
+type WithoutRequestId<M> = M extends unknown ? Omit<M, 'requestId'> : never;
+type WriterRequest = WithoutRequestId<MainToWriter>;
+type DispatcherRequest = WithoutRequestId<MainToDispatcher>;
 
 function ringCapacityFor(maxMessageSize: number): number {
   let capacity = STORE_RING_BYTES_MIN;
@@ -87,16 +104,25 @@ function ringCapacityFor(maxMessageSize: number): number {
   return capacity;
 }
 
-function errorFrom(serialized: SerializedError): StoreError {
-  return new StoreError(serialized.code as StoreErrorCode, serialized.message, {
-    syscallCode: serialized.syscallCode,
-    operation: serialized.operation,
-  });
+
+/** The two workers of an open store and what their start-up reported. */
+interface StartedWorkers {
+  writer: Worker;
+  dispatcher: Worker;
+  positions: Positions;
+  recovery: RecoverySummary;
+  derived: { queues: QueueRange[]; report: DerivedRecoveryReport };
 }
 
 export class MessageStore {
   private config: MessageStoreConfig;
   private readonly worker: Worker;
+  private readonly dispatcher: Worker;
+  private readonly positions: Positions;
+  /** Readable consume queue ranges, as the dispatcher reports them: topic → queueId → range. */
+  private readonly queueRanges = new Map<string, Map<number, QueueRange>>();
+  private readonly reads: MessageReads;
+  private readonly derivedReport: DerivedRecoveryReport;
   private readonly ring: RingProducer;
   private readonly lock: StoreLock;
   private readonly preparer: PutPreparer;
@@ -113,6 +139,7 @@ export class MessageStore {
   private readonly pendingFlush = new Fifo<PendingPut>();
   private readonly parked = new Fifo<ParkedPut>();
   private readonly requests = new Map<number, Request>();
+  private readonly dispatcherRequests = new Map<number, Request>();
   private nextRequestId = 1;
   /** SYNC_FLUSH puts not fsynced by their deadline resolve FLUSH_DISK_TIMEOUT (still stored). */
   private readonly flushExpiry = new ExpiryTimer(this.pendingFlush, (p) => {
@@ -130,18 +157,22 @@ export class MessageStore {
   private state: State = 'open';
   private failure: StoreError | null = null;
   private closing: Promise<void> | null = null;
-  private readonly readFiles = new Map<number, Promise<FileHandle>>();
   private workerRefed = true;
+  private dispatcherRefed = true;
   private publishScheduled = false;
   private readonly syncFlush: boolean;
   private readonly msgIdPrefix: string;
 
-  private constructor(config: MessageStoreConfig, worker: Worker, ringSab: SharedArrayBuffer, lock: StoreLock, recovery: RecoverySummary) {
+  private constructor(config: MessageStoreConfig, started: StartedWorkers, ringSab: SharedArrayBuffer, lock: StoreLock) {
+    const { writer: worker, recovery } = started;
     this.config = config;
     this.worker = worker;
+    this.dispatcher = started.dispatcher;
+    this.positions = started.positions;
     this.ring = new RingProducer(ringSab);
     this.lock = lock;
     this.recovery = recovery;
+    this.derivedReport = started.derived.report;
     this.segmentSizeBytes = config.mappedFileSizeCommitLog;
     this.syncFlush = config.flushDiskType === 'SYNC_FLUSH';
     this.storeHostBytes = encodeHostAddress(config.storeHost, 'storeHost');
@@ -161,10 +192,31 @@ export class MessageStore {
     const end = recovery.endPhysicalOffset;
     this.progress = { acceptedWhere: end, wroteWhere: end, flushedWhere: end, pagecacheRtMs: 0, fsyncCount: 0 };
     for (const [topic, queueId, next] of recovery.queueOffsets) this.queueTable(topic).set(queueId, next);
+    // The consume queues also know queues whose messages all left the CommitLog (retention):
+    // their offsets continue, they never restart at 0.
+    for (const range of started.derived.queues) {
+      const queues = this.queueTable(range.topic);
+      queues.set(range.queueId, Math.max(queues.get(range.queueId) ?? 0, range.maxQueueOffset));
+    }
+    this.applyQueueRanges(started.derived.queues);
+    this.reads = new MessageReads({
+      config: () => this.config,
+      minPhysicalOffset: () => this.minPhysicalOffset,
+      readableEnd: () => this.progress.wroteWhere,
+      queueRange: (topic, queueId) => this.queueRanges.get(topic)?.get(queueId),
+      queryIndex: (topic, key, maxNum, beginMs, endMs) =>
+        this.dispatcherRequest({ type: 'QUERY_INDEX', topic, key, maxNum, beginMs, endMs }) as Promise<IndexQueryAnswer>,
+    });
     worker.on('message', (message: WriterToMain) => this.onWriterMessage(message));
     worker.on('error', (error) => this.fence(new StoreError('E_WORKER_FAILED', `writer worker failed: ${error.message}`, { cause: error })));
     worker.on('exit', (code) => {
       if (this.state !== 'closed') this.fence(new StoreError('E_WORKER_FAILED', `writer worker exited with code ${code}`));
+    });
+    const dispatcher = started.dispatcher;
+    dispatcher.on('message', (message: DispatcherToMain) => this.onDispatcherMessage(message));
+    dispatcher.on('error', (error) => this.fence(new StoreError('E_WORKER_FAILED', `dispatcher worker failed: ${error.message}`, { cause: error })));
+    dispatcher.on('exit', (code) => {
+      if (this.state !== 'closed') this.fence(new StoreError('E_WORKER_FAILED', `dispatcher worker exited with code ${code}`));
     });
     this.updateRef();
   }
@@ -178,17 +230,46 @@ export class MessageStore {
     const config = await resolveConfig(options);
     const root = await prepareRootDir(config.storePathRootDir);
     const lock = await StoreLock.acquire(root);
+    const workers: Worker[] = [];
     try {
       const ringSab = ringCreate(ringCapacityFor(config.maxMessageSize));
-      const init: WriterInit = { config, ringSab, storage: internals.storage };
-      // The worker must not inherit flags meant for the parent's entry script (--input-type, -e).
+      const positions = Positions.create(0, { dispatchedWhere: 0, dispatchDurableWhere: 0, logicsMsgTimestamp: 0, indexMsgTimestamp: 0 });
+      const init: WriterInit = { config, ringSab, positionsSab: positions.sab, storage: internals.storage };
+      // The workers must not inherit flags meant for the parent's entry script (--input-type, -e).
       const execArgv = workerExecArgv(process.execArgv);
-      const worker = new Worker(new URL('./writer/writer_worker.js', import.meta.url), { workerData: init, execArgv });
-      const recovery = await waitForReady(worker);
-      const store = new MessageStore(config, worker, ringSab, lock, recovery);
+      const writer = new Worker(new URL('./writer/writer_worker.js', import.meta.url), { workerData: init, execArgv });
+      workers.push(writer);
+      const recovery = await waitForReady(writer, 'writer', (m: WriterToMain) => (m.type === 'READY' ? m.recovery : undefined));
+      // The dispatcher starts from the recovered CommitLog: it cuts, re-dispatches and checks
+      // the consume queues and index before the store takes its first put.
+      positions.publishDispatcher({
+        dispatchedWhere: recovery.endPhysicalOffset,
+        dispatchDurableWhere: recovery.dispatchedPhyOffset,
+        logicsMsgTimestamp: 0,
+        indexMsgTimestamp: 0,
+      });
+      const dispatcherInit: DispatcherInit = {
+        config,
+        positionsSab: positions.sab,
+        storage: internals.storage,
+        recovery: {
+          lastExitOK: recovery.lastExitOK,
+          minPhysicalOffset: recovery.minPhysicalOffset,
+          endPhysicalOffset: recovery.endPhysicalOffset,
+          dispatchedPhyOffset: recovery.dispatchedPhyOffset,
+          queueOffsets: recovery.queueOffsets,
+        },
+      };
+      const dispatcher = new Worker(new URL('./dispatcher/dispatcher_worker.js', import.meta.url), { workerData: dispatcherInit, execArgv });
+      workers.push(dispatcher);
+      const derived = await waitForReady(dispatcher, 'dispatcher', (m: DispatcherToMain) =>
+        m.type === 'READY' ? { queues: m.queues, report: m.report } : undefined,
+      );
+      const store = new MessageStore(config, { writer, dispatcher, positions, recovery, derived }, ringSab, lock);
       store.reportRecovery();
       return store;
     } catch (error) {
+      for (const worker of workers) await worker.terminate();
       lock.release();
       throw error;
     }
@@ -360,17 +441,54 @@ export class MessageStore {
         if (request === undefined) return;
         this.requests.delete(message.requestId);
         if (message.error === null) request.resolve();
-        else request.reject(errorFrom(message.error));
+        else request.reject(deserializeError(message.error));
         this.updateRef();
         return;
       }
       case 'FATAL':
-        this.fence(errorFrom(message.error));
+        this.fence(deserializeError(message.error));
         return;
       case 'READY':
         return;
       default:
         assertNever(message, 'unknown message from the writer');
+    }
+  }
+
+  private onDispatcherMessage(message: DispatcherToMain): void {
+    switch (message.type) {
+      case 'DISPATCHED':
+        this.applyQueueRanges(message.queues);
+        return;
+      case 'REPLY': {
+        const request = this.dispatcherRequests.get(message.requestId);
+        if (request === undefined) return;
+        this.dispatcherRequests.delete(message.requestId);
+        if (message.error === null) request.resolve(message.result);
+        else request.reject(deserializeError(message.error));
+        this.updateRef();
+        return;
+      }
+      case 'FATAL':
+        // The CommitLog is fine but consume queues and index can no longer follow it: like
+        // RocketMQ's "write logics queue error", the store stops taking puts until reopened.
+        this.fence(deserializeError(message.error));
+        return;
+      case 'READY':
+        return;
+      default:
+        assertNever(message, 'unknown message from the dispatcher');
+    }
+  }
+
+  private applyQueueRanges(ranges: readonly QueueRange[]): void {
+    for (const range of ranges) {
+      let queues = this.queueRanges.get(range.topic);
+      if (queues === undefined) {
+        queues = new Map();
+        this.queueRanges.set(range.topic, queues);
+      }
+      queues.set(range.queueId, range);
     }
   }
 
@@ -422,6 +540,8 @@ export class MessageStore {
     this.parkedBytes = 0;
     for (const request of this.requests.values()) request.reject(error);
     this.requests.clear();
+    for (const request of this.dispatcherRequests.values()) request.reject(error);
+    this.dispatcherRequests.clear();
     this.updateRef();
   }
 
@@ -437,18 +557,35 @@ export class MessageStore {
       this.state === 'closing' ||
       // Transient pool: a put is acknowledged when staged; the process must live until it is written.
       (this.state === 'open' && this.progress.wroteWhere < this.nextPhysicalOffset);
-    if (busy === this.workerRefed) return;
-    this.workerRefed = busy;
-    if (busy) this.worker.ref();
-    else this.worker.unref();
+    if (busy !== this.workerRefed) {
+      this.workerRefed = busy;
+      if (busy) this.worker.ref();
+      else this.worker.unref();
+    }
+    const dispatcherBusy = this.dispatcherRequests.size > 0 || this.state === 'closing';
+    if (dispatcherBusy !== this.dispatcherRefed) {
+      this.dispatcherRefed = dispatcherBusy;
+      if (dispatcherBusy) this.dispatcher.ref();
+      else this.dispatcher.unref();
+    }
   }
 
   private request(message: WriterRequest): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
     const requestId = this.nextRequestId++;
     return new Promise((resolve, reject) => {
-      this.requests.set(requestId, { resolve, reject });
+      this.requests.set(requestId, { resolve: () => resolve(), reject });
       this.worker.postMessage({ ...message, requestId } as MainToWriter);
+      this.updateRef();
+    });
+  }
+
+  private dispatcherRequest(message: DispatcherRequest): Promise<unknown> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.dispatcherRequests.set(requestId, { resolve, reject });
+      this.dispatcher.postMessage({ ...message, requestId } as MainToDispatcher);
       this.updateRef();
     });
   }
@@ -476,9 +613,19 @@ export class MessageStore {
     return { fsyncCount: this.progress.fsyncCount, pagecacheRtMs: this.progress.pagecacheRtMs };
   }
 
-  /** What recovery found when this store was opened (cuts, removed files, timings). */
-  getRecoveryReport(): RecoverySummary {
-    return this.recovery;
+  /** What recovery found and did when this store was opened (cuts, removed and rebuilt files, timings). */
+  getRecoveryReport(): RecoveryReport {
+    return { ...this.recovery, derived: this.derivedReport };
+  }
+
+  /**
+   * CommitLog bytes the dispatcher has not yet turned into consume queue units and index keys:
+   * the visible end (flushed in SYNC_FLUSH, written in ASYNC_FLUSH) minus the dispatch position.
+   */
+  dispatchBehindBytes(): number {
+    if (this.state === 'closed') return 0;
+    const visibleEnd = this.syncFlush ? this.positions.flushedWhere() : this.positions.wroteWhere();
+    return Math.max(0, visibleEnd - this.positions.dispatchedWhere());
   }
 
   /** Resolves once everything sent before the call is fsynced (parked sends included). */
@@ -513,6 +660,7 @@ export class MessageStore {
     this.flushExpiry.shorten(previous.syncFlushTimeout - this.config.syncFlushTimeout);
     this.parkExpiry.shorten(previous.osPageCacheBusyTimeOutMills - this.config.osPageCacheBusyTimeOutMills);
     await this.request({ type: 'UPDATE_CONFIG', config: this.config });
+    await this.dispatcherRequest({ type: 'UPDATE_CONFIG', config: this.config });
   }
 
   getConfig(): Readonly<MessageStoreConfig> {
@@ -520,9 +668,10 @@ export class MessageStore {
   }
 
   /**
-   * Stops accepting sends, writes and flushes everything already in the ring, then shuts the
-   * writer down cleanly (checkpoint, queue offsets, no `abort` file). Sends still parked for room
-   * in the ring resolve SERVICE_NOT_AVAILABLE (not stored). Safe to call more than once.
+   * Stops accepting sends, writes and flushes everything already in the ring, lets the
+   * dispatcher catch up and flush, then shuts the writer down cleanly (checkpoint, queue
+   * offsets, no `abort` file). Sends still parked for room in the ring resolve
+   * SERVICE_NOT_AVAILABLE (not stored). Safe to call more than once.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -545,6 +694,10 @@ export class MessageStore {
         for (const [topic, queues] of this.queueOffsets) {
           for (const [queueId, next] of queues) queueOffsets.push([topic, queueId, next]);
         }
+        await this.request({ type: 'DRAIN' });
+        // Only a dispatcher that caught up with the whole log lets the store close cleanly
+        // (RocketMQ keeps `abort` while dispatchBehindBytes() > 0).
+        await this.dispatcherRequest({ type: 'CLOSE', endPhysicalOffset: this.positions.wroteWhere() });
         await this.request({ type: 'CLOSE', queueOffsets });
       }
     } finally {
@@ -556,9 +709,11 @@ export class MessageStore {
       for (const p of this.pendingFlush.drain()) p.resolve(failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));
       for (const request of this.requests.values()) request.reject(leftover);
       this.requests.clear();
+      for (const request of this.dispatcherRequests.values()) request.reject(leftover);
+      this.dispatcherRequests.clear();
       await this.worker.terminate();
-      for (const handle of this.readFiles.values()) await handle.then((h) => h.close(), () => undefined);
-      this.readFiles.clear();
+      await this.dispatcher.terminate();
+      await this.reads.close();
       this.lock.release();
     }
   }
@@ -572,75 +727,102 @@ export class MessageStore {
    * if known (as in a ConsumeQueue unit); it must match the record.
    */
   async lookMessageByOffset(commitLogOffset: number, size?: number): Promise<MessageExt | null> {
-    if (typeof commitLogOffset !== 'number' || !Number.isSafeInteger(commitLogOffset)) {
-      throw new StoreError('E_INVALID_ARGUMENT', `commitLogOffset must be a safe integer, got ${String(commitLogOffset)}`);
-    }
-    if (size !== undefined && (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0)) {
-      throw new StoreError('E_INVALID_ARGUMENT', `size must be a positive integer, got ${String(size)}`);
-    }
-    if (this.state === 'closed') throw new StoreError('E_STORE_CLOSED', 'the store is closed');
-    const readableEnd = this.progress.wroteWhere;
-    if (this.minPhysicalOffset < 0 || commitLogOffset < this.minPhysicalOffset || commitLogOffset + RECORD_FIXED_BYTES > readableEnd) {
-      return null;
-    }
-    const segmentStart = commitLogOffset - (commitLogOffset % this.segmentSizeBytes);
-    const segmentEnd = Math.min(segmentStart + this.segmentSizeBytes, readableEnd);
-    const position = commitLogOffset - segmentStart;
-    let totalSize = size;
-    if (totalSize === undefined) {
-      const header = await this.readSegment(segmentStart, position, 4);
-      if (header === null) return null;
-      totalSize = header.readInt32BE(0);
-    }
-    if (totalSize < RECORD_FIXED_BYTES || commitLogOffset + totalSize > segmentEnd) return null;
-    const record = await this.readSegment(segmentStart, position, totalSize);
-    if (record === null) return null;
-    try {
-      const message = decodeMessage(record, 0, true);
-      return message.commitLogOffset === commitLogOffset && message.storeSize === totalSize ? message : null;
-    } catch (error) {
-      if (error instanceof StoreError && error.code === 'E_RECORD_INVALID') return null;
-      throw error;
-    }
+    checkInteger('commitLogOffset', commitLogOffset);
+    if (size !== undefined) checkInteger('size', size, 1);
+    this.checkReadable();
+    return this.reads.lookMessageByOffset(commitLogOffset, size);
   }
 
   /**
-   * Reads `length` bytes of a segment, or null if the segment is gone or too short. Retries once
-   * when the handle was closed under it (evicted from the handle cache by a concurrent read).
+   * Up to `maxMsgNums` messages of a queue from queue offset `offset` (RocketMQ getMessage):
+   * status, the offset to ask for next, and the queue's range. `subscription.tags` filters by
+   * tag (absent or containing '*' = all); RocketMQ's transfer limits apply (32 messages /
+   * 256 KiB for data in memory, 8 / 64 KiB on disk).
    */
-  private async readSegment(segmentStart: number, position: number, length: number): Promise<Buffer | null> {
-    for (let attempt = 0; ; attempt++) {
-      const handle = await this.readFile(segmentStart);
-      if (handle === null) return null;
-      try {
-        const out = Buffer.allocUnsafe(length);
-        const { bytesRead } = await handle.read(out, 0, length, position);
-        return bytesRead === length ? out : null;
-      } catch (error) {
-        if (attempt > 0) throw new StoreError('E_STORE_IO', `CommitLog read failed: ${(error as Error).message}`, { cause: error });
+  async getMessage(request: GetMessageRequest): Promise<GetMessageResult> {
+    if (request === null || typeof request !== 'object') throw invalidArgument('getMessage needs a request object');
+    const { group, topic, queueId, offset, maxMsgNums, subscription } = request;
+    if (typeof group !== 'string') throw invalidArgument(`group must be a string, got ${describe(group)}`);
+    checkTopic(topic);
+    checkInteger('queueId', queueId, 0, 2147483647);
+    checkInteger('offset', offset);
+    checkInteger('maxMsgNums', maxMsgNums, 1, 2147483647);
+    if (subscription !== undefined) {
+      if (subscription === null || typeof subscription !== 'object' || !Array.isArray(subscription.tags) || !subscription.tags.every((t) => typeof t === 'string')) {
+        throw invalidArgument('subscription must be { tags: string[] }');
       }
     }
+    this.checkReadable();
+    return this.reads.getMessage({ group, topic, queueId, offset, maxMsgNums, subscription });
   }
 
-  /** A read handle for a segment; at most READ_FILES_MAX stay open (least recently used go). */
-  private readFile(segmentStart: number): Promise<FileHandle | null> {
-    let handle = this.readFiles.get(segmentStart);
-    if (handle === undefined) {
-      handle = openFile(path.join(this.config.storePathCommitLog, segmentName(segmentStart)), 'r');
-      if (this.readFiles.size >= READ_FILES_MAX) {
-        const [oldest, oldHandle] = this.readFiles.entries().next().value as [number, Promise<FileHandle>];
-        this.readFiles.delete(oldest);
-        oldHandle.then((h) => h.close(), () => undefined).catch(() => undefined);
-      }
-    } else {
-      this.readFiles.delete(segmentStart); // Re-insert: Map order is the recency order.
+  /**
+   * The queue's next offset: dispatched messages with `committed` (default), every accepted
+   * message (dispatched or not) without. 0 for a queue never written.
+   */
+  getMaxOffsetInQueue(topic: string, queueId: number, committed = true): number {
+    checkTopic(topic);
+    checkInteger('queueId', queueId, 0, 2147483647);
+    if (committed) return this.queueRanges.get(topic)?.get(queueId)?.maxQueueOffset ?? 0;
+    return this.queueOffsets.get(topic)?.get(queueId) ?? 0;
+  }
+
+  /** The queue's first readable offset (moves up when retention deletes old segments). */
+  getMinOffsetInQueue(topic: string, queueId: number): number {
+    checkTopic(topic);
+    checkInteger('queueId', queueId, 0, 2147483647);
+    return this.queueRanges.get(topic)?.get(queueId)?.minQueueOffset ?? 0;
+  }
+
+  /**
+   * RocketMQ 5.x getOffsetInQueueByTime: with 'LOWER' (default) the first offset stored at or
+   * after `timestamp` (max when every message is older); with 'UPPER' the last offset stored at
+   * or before it (min when every message is newer).
+   */
+  async getOffsetInQueueByTime(topic: string, queueId: number, timestamp: number, boundary: BoundaryType = 'LOWER'): Promise<number> {
+    checkTopic(topic);
+    checkInteger('queueId', queueId, 0, 2147483647);
+    checkInteger('timestamp', timestamp);
+    if (boundary !== 'LOWER' && boundary !== 'UPPER') throw invalidArgument(`boundary must be 'LOWER' or 'UPPER', got ${describe(boundary)}`);
+    this.checkReadable();
+    return this.reads.getOffsetInQueueByTime(topic, queueId, timestamp, boundary);
+  }
+
+  /** Store time (ms) of the message at a queue offset, or −1 if there is none. */
+  async getMessageStoreTimeStamp(topic: string, queueId: number, queueOffset: number): Promise<number> {
+    checkTopic(topic);
+    checkInteger('queueId', queueId, 0, 2147483647);
+    checkInteger('queueOffset', queueOffset);
+    this.checkReadable();
+    return this.reads.getMessageStoreTimeStamp(topic, queueId, queueOffset);
+  }
+
+  /** Store time (ms) of the oldest message of the store, or of one queue; −1 if there is none. */
+  async getEarliestMessageTime(topic?: string, queueId?: number): Promise<number> {
+    if (topic !== undefined || queueId !== undefined) {
+      checkTopic(topic);
+      checkInteger('queueId', queueId, 0, 2147483647);
     }
-    this.readFiles.set(segmentStart, handle);
-    return handle.catch((error: NodeJS.ErrnoException) => {
-      this.readFiles.delete(segmentStart);
-      if (error.code === 'ENOENT') return null;
-      throw new StoreError('E_STORE_IO', `cannot read CommitLog segment: ${error.message}`, { cause: error });
-    });
+    this.checkReadable();
+    return this.reads.getEarliestMessageTime(topic, queueId);
+  }
+
+  /**
+   * Messages of `topic` with `key` among their KEYS (or as UNIQ_KEY) stored in [begin, end] ms,
+   * at most `maxNum` (RocketMQ queryMessage; a hash collision never returns a wrong message).
+   */
+  async queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): Promise<QueryMessageResult> {
+    checkTopic(topic);
+    if (typeof key !== 'string' || key.length === 0) throw invalidArgument(`key must be a non-empty string, got ${describe(key)}`);
+    checkInteger('maxNum', maxNum, 1, 2147483647);
+    checkInteger('begin', begin);
+    checkInteger('end', end);
+    this.checkReadable();
+    return this.reads.queryMessage(topic, key, maxNum, begin, end);
+  }
+
+  private checkReadable(): void {
+    if (this.state === 'closed') throw new StoreError('E_STORE_CLOSED', 'the store is closed');
   }
 
   private reportRecovery(): void {
@@ -650,6 +832,29 @@ export class MessageStore {
         code: 'MQSTORE_RECOVERY',
       });
     }
+    // Derived files rebuilt or cut are reported too: they cost time, and someone removed or
+    // damaged them.
+    for (const event of this.derivedReport.events) {
+      process.emitWarning(`mqstore recovery: ${event}`, { code: 'MQSTORE_RECOVERY' });
+    }
+  }
+}
+
+function invalidArgument(message: string): StoreError {
+  return new StoreError('E_INVALID_ARGUMENT', message);
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+function checkTopic(topic: unknown): asserts topic is string {
+  if (typeof topic !== 'string' || topic.length === 0) throw invalidArgument(`topic must be a non-empty string, got ${describe(topic)}`);
+}
+
+function checkInteger(name: string, value: unknown, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalidArgument(`${name} must be an integer in [${min}, ${max}], got ${describe(value)}`);
   }
 }
 
@@ -684,30 +889,39 @@ function workerExecArgv(parentArgv: readonly string[]): string[] {
   return out;
 }
 
-function waitForReady(worker: Worker): Promise<RecoverySummary> {
+/**
+ * Resolves with what `ready` extracts from the worker's READY message; rejects on FATAL, on an
+ * error or on exit during start-up.
+ */
+function waitForReady<T, M extends { type: string }>(
+  worker: Worker,
+  name: string,
+  ready: (message: M) => T | undefined,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       worker.off('message', onMessage);
       worker.off('error', onError);
       worker.off('exit', onExit);
     };
-    const onMessage = (message: WriterToMain): void => {
-      if (message.type === 'READY') {
+    const onMessage = (message: M): void => {
+      const value = ready(message);
+      if (value !== undefined) {
         cleanup();
-        resolve(message.recovery);
+        resolve(value);
       } else if (message.type === 'FATAL') {
         cleanup();
         void worker.terminate();
-        reject(errorFrom(message.error));
+        reject(deserializeError((message as unknown as { error: SerializedError }).error));
       }
     };
     const onError = (error: Error): void => {
       cleanup();
-      reject(new StoreError('E_WORKER_FAILED', `writer worker failed to start: ${error.message}`, { cause: error }));
+      reject(new StoreError('E_WORKER_FAILED', `${name} worker failed to start: ${error.message}`, { cause: error }));
     };
     const onExit = (code: number): void => {
       cleanup();
-      reject(new StoreError('E_WORKER_FAILED', `writer worker exited during start-up with code ${code}`));
+      reject(new StoreError('E_WORKER_FAILED', `${name} worker exited during start-up with code ${code}`));
     };
     worker.on('message', onMessage);
     worker.on('error', onError);

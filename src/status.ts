@@ -1,6 +1,7 @@
 // Result types and status names of the public API: RocketMQ's, spelled as RocketMQ spells them.
 
 import type { StoreError } from './errors.js';
+import type { MessageExt } from './format/commit_log_record.js';
 
 export const PutMessageStatus = {
   PUT_OK: 'PUT_OK',
@@ -49,4 +50,50 @@ export interface PutMessageResult {
 /** A result without an append: the message was not stored. */
 export function failedResult(status: PutMessageStatus, error?: StoreError): PutMessageResult {
   return error === undefined ? { putMessageStatus: status, ok: false } : { putMessageStatus: status, ok: false, error };
+}
+
+/** getMessage statuses: RocketMQ's GetMessageStatus, with its nextBeginOffset corrections. */
+export const GetMessageStatus = {
+  /** At least one message is returned. */
+  FOUND: 'FOUND',
+  /** Units were scanned but none matched the subscription's tags. */
+  NO_MATCHED_MESSAGE: 'NO_MATCHED_MESSAGE',
+  /** The unit points into a CommitLog range already deleted (retention). */
+  MESSAGE_WAS_REMOVING: 'MESSAGE_WAS_REMOVING',
+  /** No consume queue data at a valid offset (its file is gone); next = start of the next file. */
+  OFFSET_FOUND_NULL: 'OFFSET_FOUND_NULL',
+  /** offset > max; next = max. */
+  OFFSET_OVERFLOW_BADLY: 'OFFSET_OVERFLOW_BADLY',
+  /** offset == max (caught up); next = offset. */
+  OFFSET_OVERFLOW_ONE: 'OFFSET_OVERFLOW_ONE',
+  /** offset < min (removed by retention); next = min. */
+  OFFSET_TOO_SMALL: 'OFFSET_TOO_SMALL',
+  /** Not produced: as in RocketMQ's store, an unknown queue reads as an empty one. */
+  NO_MATCHED_LOGIC_QUEUE: 'NO_MATCHED_LOGIC_QUEUE',
+  /** The queue has never had a message (max is 0); next = 0. */
+  NO_MESSAGE_IN_QUEUE: 'NO_MESSAGE_IN_QUEUE',
+} as const;
+
+export type GetMessageStatus = (typeof GetMessageStatus)[keyof typeof GetMessageStatus];
+
+export interface GetMessageResult {
+  status: GetMessageStatus;
+  /** The queue offset to ask for next. */
+  nextBeginOffset: number;
+  /** The queue's readable range when the call was answered: [minOffset, maxOffset). */
+  minOffset: number;
+  maxOffset: number;
+  messages: MessageExt[];
+  /** Sum of the returned records' sizes in bytes. */
+  bufferTotalSize: number;
+  /** The data read lies further from the CommitLog's end than accessMessageInMemoryMaxRatio of RAM. */
+  suggestPullingFromSlave: boolean;
+}
+
+export interface QueryMessageResult {
+  messages: MessageExt[];
+  /** Store time of the newest indexed message (ms). */
+  indexLastUpdateTimestamp: number;
+  /** CommitLog offset of the newest indexed message. */
+  indexLastUpdatePhyoffset: number;
 }

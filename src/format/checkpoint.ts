@@ -2,7 +2,7 @@
 // mqstore extension at 64..95 that RocketMQ ignores. See ./checkpoint.md.
 //
 //   checkpoint := physicMsgTimestamp logicsMsgTimestamp indexMsgTimestamp masterFlushedOffset
-//                 confirmPhyOffset pad(24) MQST version flushedPhyOffset reserved crc pad(4004)
+//                 confirmPhyOffset pad(24) MQST version flushedPhyOffset dispatchedPhyOffset crc pad(4004)
 
 import { crc32 } from 'node:zlib';
 import { assert } from '../assert.js';
@@ -18,7 +18,7 @@ export const CKPT_POS_CONFIRM_PHY_OFFSET = 32;
 export const CKPT_POS_EXT_MAGIC = 64;
 export const CKPT_POS_EXT_VERSION = 68;
 export const CKPT_POS_FLUSHED_PHY_OFFSET = 72;
-export const CKPT_POS_RESERVED = 80;
+export const CKPT_POS_DISPATCHED_PHY_OFFSET = 80;
 export const CKPT_POS_EXT_CRC = 88;
 /** The CRC covers bytes [0, CKPT_POS_EXT_CRC). */
 export const CKPT_CRC_COVERED_BYTES = CKPT_POS_EXT_CRC;
@@ -40,6 +40,11 @@ export interface Checkpoint {
   confirmPhyOffset: number;
   /** CommitLog bytes known fsynced when this checkpoint was written (mqstore extension). */
   flushedPhyOffset: number;
+  /**
+   * Every CommitLog record below this offset is in its consume queue and the index, and those
+   * files were fsynced (mqstore extension; 0 = unknown, re-dispatch from the first segment).
+   */
+  dispatchedPhyOffset: number;
 }
 
 export function emptyCheckpoint(): Checkpoint {
@@ -50,6 +55,7 @@ export function emptyCheckpoint(): Checkpoint {
     masterFlushedOffset: 0,
     confirmPhyOffset: 0,
     flushedPhyOffset: 0,
+    dispatchedPhyOffset: 0,
   };
 }
 
@@ -63,6 +69,7 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Buffer {
   out.writeUInt32BE(CKPT_EXT_MAGIC, CKPT_POS_EXT_MAGIC);
   out.writeInt32BE(CKPT_EXT_VERSION, CKPT_POS_EXT_VERSION);
   writeInt64(out, CKPT_POS_FLUSHED_PHY_OFFSET, checkpoint.flushedPhyOffset);
+  writeInt64(out, CKPT_POS_DISPATCHED_PHY_OFFSET, checkpoint.dispatchedPhyOffset);
   out.writeUInt32BE(crc32(out.subarray(0, CKPT_CRC_COVERED_BYTES)), CKPT_POS_EXT_CRC);
   return out;
 }
@@ -85,6 +92,7 @@ export function decodeCheckpoint(bytes: Buffer): CheckpointDecodeResult {
     masterFlushedOffset: readInt64(bytes, CKPT_POS_MASTER_FLUSHED_OFFSET),
     confirmPhyOffset: readInt64(bytes, CKPT_POS_CONFIRM_PHY_OFFSET),
     flushedPhyOffset: 0,
+    dispatchedPhyOffset: 0,
   };
   const magic = bytes.readUInt32BE(CKPT_POS_EXT_MAGIC);
   if (magic === 0 && bytes.subarray(CKPT_POS_EXT_MAGIC, CKPT_POS_EXT_CRC + 4).every((b) => b === 0)) {
@@ -99,6 +107,10 @@ export function decodeCheckpoint(bytes: Buffer): CheckpointDecodeResult {
   checkpoint.flushedPhyOffset = readInt64(bytes, CKPT_POS_FLUSHED_PHY_OFFSET);
   if (!Number.isSafeInteger(checkpoint.flushedPhyOffset) || checkpoint.flushedPhyOffset < 0) {
     return { kind: 'invalid', reason: `flushedPhyOffset ${checkpoint.flushedPhyOffset} out of range` };
+  }
+  checkpoint.dispatchedPhyOffset = readInt64(bytes, CKPT_POS_DISPATCHED_PHY_OFFSET);
+  if (!Number.isSafeInteger(checkpoint.dispatchedPhyOffset) || checkpoint.dispatchedPhyOffset < 0) {
+    return { kind: 'invalid', reason: `dispatchedPhyOffset ${checkpoint.dispatchedPhyOffset} out of range` };
   }
   return { kind: 'ok', checkpoint };
 }

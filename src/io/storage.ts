@@ -37,6 +37,8 @@ export interface Storage {
   /** fdatasync on the thread pool, so the caller may keep writing meanwhile. */
   fdatasyncAsync(file: StorageFile): Promise<void>;
   unlink(file: string): void;
+  /** Removes a directory and everything under it; nothing happens if it does not exist. */
+  removeTree(dir: string): void;
   rename(from: string, to: string): void;
   /** fsync of a directory, so creations, renames and deletions in it are durable. */
   fsyncDir(dir: string): void;

@@ -99,6 +99,10 @@ export class FsStorage implements Storage {
     });
   }
 
+  removeTree(dir: string): void {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
   unlink(file: string): void {
     fs.unlinkSync(file);
   }

@@ -32,6 +32,7 @@ import type { CommitLogFiles } from './commit_log_files.js';
 import { enoughPages, type FlushSettings, PeriodicRounds } from './flush_policy.js';
 import { SegmentWarmer } from './segment_warmer.js';
 import type { Storage } from '../io/storage.js';
+import type { DispatcherPositions } from '../shared/positions.js';
 
 /** Largest single pwritev: big enough to amortise the syscall, small enough to ack early. */
 export const WRITE_GROUP_BYTES_MAX = 256 * 1024;
@@ -81,6 +82,8 @@ export interface GroupCommitterOptions {
   now?: () => number;
   /** Set to keep zero-filled blocks ahead of the writer (warmMapedFileEnable). */
   warmStorage?: Storage | undefined;
+  /** The dispatcher's durable progress, written into every checkpoint (positions board). */
+  dispatcherPositions?: (() => DispatcherPositions) | undefined;
 }
 
 export class GroupCommitter {
@@ -89,6 +92,7 @@ export class GroupCommitter {
   private readonly files: CommitLogFiles;
   private readonly checkpointFile: CheckpointFile;
   private readonly onProgress: (progress: WriterProgress) => void;
+  private readonly dispatcherPositions: (() => DispatcherPositions) | undefined;
   private readonly now: () => number;
   private readonly runs: Run[] = [];
   private stagedRingBytes = 0;
@@ -121,6 +125,7 @@ export class GroupCommitter {
     this.checkpointFile = options.checkpoint;
     this.settings = options.settings;
     this.onProgress = options.onProgress;
+    this.dispatcherPositions = options.dispatcherPositions;
     this.now = options.now ?? (() => performance.now());
     this.stagedWhere = options.endPhysicalOffset;
     this.wroteWhere = options.endPhysicalOffset;
@@ -365,18 +370,27 @@ export class GroupCommitter {
   private maybeCheckpoint(nowMs: number): void {
     if (nowMs < this.nextCheckpointMs) return;
     this.nextCheckpointMs = nowMs + CHECKPOINT_INTERVAL_MS;
-    if (this.checkpoint.flushedPhyOffset === this.flushedWhere) return;
-    this.checkpoint = this.currentCheckpoint();
+    const next = this.currentCheckpoint();
+    if (next.flushedPhyOffset === this.checkpoint.flushedPhyOffset && next.dispatchedPhyOffset === this.checkpoint.dispatchedPhyOffset) return;
+    this.checkpoint = next;
     this.checkpointFile.writeAsync(this.checkpoint).catch((error: unknown) => this.fail(error));
   }
 
   currentCheckpoint(): Checkpoint {
-    return {
+    const checkpoint: Checkpoint = {
       ...this.checkpoint,
       physicMsgTimestamp: Math.max(this.checkpoint.physicMsgTimestamp, this.flushedStoreTimestamp),
       confirmPhyOffset: this.flushedWhere,
       flushedPhyOffset: this.flushedWhere,
     };
+    const dispatcher = this.dispatcherPositions?.();
+    if (dispatcher !== undefined) {
+      // Never above the durable CommitLog end: a crash may cut the log below what was dispatched.
+      checkpoint.dispatchedPhyOffset = Math.min(dispatcher.dispatchDurableWhere, this.flushedWhere);
+      checkpoint.logicsMsgTimestamp = dispatcher.logicsMsgTimestamp;
+      checkpoint.indexMsgTimestamp = dispatcher.indexMsgTimestamp;
+    }
+    return checkpoint;
   }
 
   private drained(): boolean {

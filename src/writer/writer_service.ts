@@ -7,11 +7,12 @@ import path from 'node:path';
 import type { MessageStoreConfig } from '../config.js';
 import type { Checkpoint } from '../format/checkpoint.js';
 import type { QueueOffsetEntry } from '../recovery/queue_offset_table.js';
-import { ioError, StoreError } from '../errors.js';
+import { ioError, serializeError, StoreError } from '../errors.js';
 import type { Storage } from '../io/storage.js';
 import { encodeQueueOffsetSnapshot, QUEUE_OFFSETS_FILE } from '../recovery/queue_offset_table.js';
 import { ABORT_FILE_NAME, Recovery } from '../recovery/recovery.js';
-import type { MainToWriter, RecoverySummary, SerializedError, WriterToMain } from '../shared/messages.js';
+import type { MainToWriter, RecoverySummary, WriterToMain } from '../shared/messages.js';
+import { Positions } from '../shared/positions.js';
 import { RingConsumer } from '../shared/ring_consumer.js';
 import { RING_STATE_FAILED } from '../shared/ring_layout.js';
 import { assertNever } from '../assert.js';
@@ -19,19 +20,6 @@ import { CheckpointFile } from './checkpoint_file.js';
 import { CommitLogFiles } from './commit_log_files.js';
 import { flushSettingsFrom } from './flush_policy.js';
 import { GroupCommitter } from './group_commit.js';
-
-export function serializeError(error: unknown): SerializedError {
-  if (error instanceof StoreError) {
-    return { code: error.code, message: error.message, syscallCode: error.syscallCode, operation: error.operation };
-  }
-  const code = (error as { code?: unknown })?.code;
-  return {
-    code: typeof code === 'string' && code.startsWith('E_') ? code : 'E_WORKER_FAILED',
-    message: error instanceof Error ? error.message : String(error),
-    syscallCode: undefined,
-    operation: undefined,
-  };
-}
 
 export class WriterService {
   private readonly storage: Storage;
@@ -43,12 +31,14 @@ export class WriterService {
   private readonly committer: GroupCommitter;
   private readonly running: Promise<void>;
   private failed: StoreError | null = null;
+  private drained: Promise<void> | null = null;
   private closed = false;
 
   private constructor(
     storage: Storage,
     config: MessageStoreConfig,
     ringSab: SharedArrayBuffer,
+    positions: Positions,
     post: (message: WriterToMain) => void,
     recovery: RecoverySummary & { checkpoint: Checkpoint },
   ) {
@@ -71,8 +61,12 @@ export class WriterService {
       settings: flushSettingsFrom(config),
       endPhysicalOffset: end,
       baseCheckpoint: recovery.checkpoint,
-      onProgress: (progress) => post({ type: 'PROGRESS', progress }),
+      onProgress: (progress) => {
+        positions.publishWriter(progress);
+        post({ type: 'PROGRESS', progress });
+      },
       warmStorage: config.warmMapedFileEnable ? storage : undefined,
+      dispatcherPositions: () => positions.dispatcher(),
     });
     this.running = this.committer.run().catch((error: unknown) => {
       this.failed = error instanceof StoreError ? error : new StoreError('E_WORKER_FAILED', String(error));
@@ -82,7 +76,13 @@ export class WriterService {
   }
 
   /** Recovers the store and starts writing; posts READY with what recovery found. */
-  static start(storage: Storage, config: MessageStoreConfig, ringSab: SharedArrayBuffer, post: (message: WriterToMain) => void): WriterService {
+  static start(
+    storage: Storage,
+    config: MessageStoreConfig,
+    ringSab: SharedArrayBuffer,
+    positionsSab: SharedArrayBuffer,
+    post: (message: WriterToMain) => void,
+  ): WriterService {
     const recovery = new Recovery(storage, {
       rootDir: config.storePathRootDir,
       commitLogDir: config.storePathCommitLog,
@@ -105,8 +105,11 @@ export class WriterService {
       events: recovery.events,
       scannedBytes: recovery.scannedBytes,
       durationMs: recovery.durationMs,
+      dispatchedPhyOffset: Math.min(recovery.checkpoint.dispatchedPhyOffset, recovery.endPhysicalOffset),
     };
-    const service = new WriterService(storage, config, ringSab, post, { ...summary, checkpoint: recovery.checkpoint });
+    const positions = new Positions(positionsSab);
+    positions.publishWriter({ wroteWhere: summary.endPhysicalOffset, flushedWhere: summary.endPhysicalOffset });
+    const service = new WriterService(storage, config, ringSab, positions, post, { ...summary, checkpoint: recovery.checkpoint });
     post({ type: 'READY', recovery: summary });
     return service;
   }
@@ -119,6 +122,9 @@ export class WriterService {
       case 'UPDATE_CONFIG':
         this.committer.updateSettings(flushSettingsFrom(message.config));
         this.post({ type: 'REPLY', requestId: message.requestId, error: null });
+        return;
+      case 'DRAIN':
+        this.replyWhen(message.requestId, this.drain());
         return;
       case 'CLOSE':
         this.replyWhen(message.requestId, this.close(message.queueOffsets));
@@ -134,13 +140,28 @@ export class WriterService {
     if (this.failed !== null) throw this.failed;
   }
 
+  /** Writes and flushes everything in the ring, then stops taking new bytes. */
+  private drain(): Promise<void> {
+    this.drained ??= (async () => {
+      this.committer.close();
+      await this.running;
+      await this.checkpoint.settle().catch(() => undefined);
+      if (this.failed !== null) throw this.failed;
+    })();
+    return this.drained;
+  }
+
+  /**
+   * Shuts down after drain() (run here if it was not requested) and after the dispatcher has
+   * caught up: a final checkpoint with the dispatcher's durable position, the queue offset
+   * snapshot, and the `abort` file removed last.
+   */
   private async close(queueOffsets: QueueOffsetEntry[]): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.committer.close();
-    await this.running;
-    await this.checkpoint.settle().catch(() => undefined);
+    await this.drain().catch(() => undefined);
     if (this.failed === null) {
+      this.checkpoint.writeSync(this.committer.currentCheckpoint());
       const end = this.committer.progress().flushedWhere;
       this.storage.mkdirp(path.join(this.rootDir, 'config'));
       this.storage.writeFileAtomic(path.join(this.rootDir, QUEUE_OFFSETS_FILE), encodeQueueOffsetSnapshot(end, queueOffsets));

@@ -5,7 +5,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { assert } from '../assert.js';
 import { createStorage } from '../io/storage_fs.js';
 import type { MainToWriter, WriterInit, WriterToMain } from '../shared/messages.js';
-import { serializeError, WriterService } from './writer_service.js';
+import { serializeError } from '../errors.js';
+import { WriterService } from './writer_service.js';
 
 const port = parentPort;
 assert(port !== null, 'writer_worker.js runs as a worker thread');
@@ -14,7 +15,7 @@ const post = (message: WriterToMain): void => port.postMessage(message);
 
 try {
   const storage = await createStorage(init.storage);
-  const service = WriterService.start(storage, init.config, init.ringSab, post);
+  const service = WriterService.start(storage, init.config, init.ringSab, init.positionsSab, post);
   port.on('message', (message: MainToWriter) => service.handle(message));
 } catch (error) {
   post({ type: 'FATAL', error: serializeError(error) });

@@ -292,6 +292,10 @@ export class FaultyStorage implements Storage {
     synced?.();
   }
 
+  removeTree(dir: string): void {
+    this.inner.removeTree(dir);
+  }
+
   unlink(file: string): void {
     this.inner.unlink(file);
     this.files.delete(file);

@@ -30,6 +30,7 @@ const SAMPLE: Checkpoint = {
   masterFlushedOffset: 0,
   confirmPhyOffset: 2 ** 40 + 123,
   flushedPhyOffset: 2 ** 40 + 123,
+  dispatchedPhyOffset: 2 ** 40 + 100,
 };
 
 /** Seeded uint32 values, so a failing case can be replayed from the printed seed. */
@@ -100,7 +101,7 @@ test('bytes after the CRC are not checked', () => {
 
 test('a checkpoint RocketMQ wrote (all-zero extension) decodes as kind rocketmq', () => {
   const result = decodeCheckpoint(rocketmqWritten(SAMPLE));
-  assert.deepEqual(result, { kind: 'rocketmq', checkpoint: { ...SAMPLE, flushedPhyOffset: 0 } });
+  assert.deepEqual(result, { kind: 'rocketmq', checkpoint: { ...SAMPLE, flushedPhyOffset: 0, dispatchedPhyOffset: 0 } });
 });
 
 test('a RocketMQ 4.9.x checkpoint with only three longs decodes as kind rocketmq', () => {

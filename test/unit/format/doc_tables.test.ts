@@ -48,7 +48,7 @@ import {
   CKPT_POS_LOGICS_MSG_TIMESTAMP,
   CKPT_POS_MASTER_FLUSHED_OFFSET,
   CKPT_POS_PHYSIC_MSG_TIMESTAMP,
-  CKPT_POS_RESERVED,
+  CKPT_POS_DISPATCHED_PHY_OFFSET,
   encodeCheckpoint,
   type Checkpoint,
 } from '../../../src/format/checkpoint.js';
@@ -396,7 +396,7 @@ test('documented checkpoint offsets match the CKPT_POS_* constants', () => {
     magic: CKPT_POS_EXT_MAGIC,
     version: CKPT_POS_EXT_VERSION,
     flushedPhyOffset: CKPT_POS_FLUSHED_PHY_OFFSET,
-    reserved: CKPT_POS_RESERVED,
+    dispatchedPhyOffset: CKPT_POS_DISPATCHED_PHY_OFFSET,
     crc: CKPT_POS_EXT_CRC,
   };
   for (const [field, position] of Object.entries(expected)) {
@@ -434,6 +434,7 @@ test('the checkpoint worked example hex dump is what encodeCheckpoint writes', (
     masterFlushedOffset: value('masterFlushedOffset'),
     confirmPhyOffset: value('confirmPhyOffset'),
     flushedPhyOffset: value('flushedPhyOffset'),
+    dispatchedPhyOffset: value('dispatchedPhyOffset'),
   };
   const dumps = hexDumps(lines);
   assert.equal(dumps.length, 1);
