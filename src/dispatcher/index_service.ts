@@ -1,12 +1,17 @@
 // The set of `index/<yyyyMMddHHmmssSSS>` hash-index files: RocketMQ's IndexService (reference 2d).
 // Builds `topic#uniqKey` and `topic#key` entries per message and answers key lookups newest file first.
 //
-// Only the last (active) file is held in memory, as a HashIndexImage; every put writes the
-// changed header, slot and entry through storage.pwritev, and flush() fdatasyncs it. Older
-// files keep only their header in memory and are read in ranges on demand (slot, then each
-// entry of the chain via storage.pread), so a default 400 MiB file is never read whole for a
-// query. Loading the active file still reads it whole (RocketMQ maps it): fine for small
-// layouts, a later step may map it in ranges too.
+// Only the last (active) file is held in memory, as a HashIndexImage. buildIndex() changes only
+// that image; commit() writes what changed, in crash-safe order: the new entries (one pwritev),
+// the dirty 4 KiB slot pages (one pwritev per contiguous run), then the 40-byte header. flush()
+// = commit() + fdatasync. A process crash can therefore leave slots pointing at entries past the
+// header's indexCount, never at entries that are not on disk; load({ afterCrash: true }) rewinds
+// such slots (HashIndexImage.rewind). See "Write order and crash repair" in hash_index.md.
+//
+// Loading the active file reads only the header, the slot table and the entries in use into a
+// zero-filled image (Buffer.alloc pages nobody touches cost no memory), so a default 420 MB file
+// costs a 20 MB read when empty. Older files keep only their header in memory and are read in
+// ranges on demand (slot, then each entry of the chain via storage.pread).
 
 import path from 'node:path';
 import { assert } from '../assert.js';
@@ -14,7 +19,7 @@ import { StoreError } from '../errors.js';
 import {
   entryPosition,
   HashIndexImage,
-  INDEX_ENTRY_BYTES,
+  type IndexByteRange,
   INDEX_HEADER_BYTES,
   INDEX_INVALID,
   INDEX_NAME_DIGITS,
@@ -52,6 +57,25 @@ export interface IndexedMessage {
   physicalOffset: number;
   storeTimestamp: number;
   sysFlag: number;
+}
+
+export interface IndexLoadOptions {
+  /**
+   * The previous run ended abnormally: rewind the active file to its header's indexCount, so no
+   * slot points at an entry the header does not count (default false).
+   */
+  afterCrash?: boolean;
+}
+
+export interface IndexLoadReport {
+  /** Slots of the active file that pointed past its indexCount and were rewound (afterCrash only). */
+  slotsRepaired: number;
+}
+
+/** Where indexing has got to: the active file's end fields (RocketMQ "index last update"). */
+export interface IndexLastUpdate {
+  timestamp: number;
+  physicalOffset: number;
 }
 
 export interface IndexQueryResult {
@@ -98,8 +122,12 @@ export class IndexService {
     this.#fileSizeBytes = indexFileSizeBytes(options.hashSlotNum, options.indexNum);
   }
 
-  /** Opens the existing files (17-digit names, sorted); the last one becomes the active file. */
-  load(): void {
+  /**
+   * Opens the existing files (17-digit names, sorted); the last one becomes the active file,
+   * read cheaply (header, slots, entries in use). With `afterCrash` the active file is rewound
+   * to its header's indexCount and the repair made durable before anything else is written.
+   */
+  load(options: IndexLoadOptions = {}): IndexLoadReport {
     this.close();
     const names = this.#storage
       .list(this.#indexDir)
@@ -116,12 +144,30 @@ export class IndexService {
     }
     const lastName = names.pop();
     for (const name of names) this.#older.push({ name, header: this.#readHeader(name) });
-    if (lastName !== undefined) this.#active = this.#openActive(lastName);
+    if (lastName === undefined) return { slotsRepaired: 0 };
+    this.#active = this.#openActive(lastName);
+    if (options.afterCrash !== true) return { slotsRepaired: 0 };
+    return { slotsRepaired: this.#repairAfterCrash(this.#active) };
   }
 
   /** endPhyOffset of the active file; 0 when there is none. */
   endPhyOffset(): number {
     return this.#active === null ? 0 : this.#active.image.header().endPhyOffset;
+  }
+
+  /** The active file's endTimestamp and endPhyOffset; 0 and 0 when there is no file. */
+  lastUpdate(): IndexLastUpdate {
+    if (this.#active === null) return { timestamp: 0, physicalOffset: 0 };
+    const header = this.#active.image.header();
+    return { timestamp: header.endTimestamp, physicalOffset: header.endPhyOffset };
+  }
+
+  /**
+   * endTimestamp of the newest full (rolled-over, fdatasynced) file; 0 when there is none.
+   * This is RocketMQ's checkpoint indexMsgTimestamp.
+   */
+  fullFileEndTimestamp(): number {
+    return this.#older[this.#older.length - 1]?.header.endTimestamp ?? 0;
   }
 
   /** Number of index files (older and active). */
@@ -184,16 +230,19 @@ export class IndexService {
   }
 
   /**
-   * Deletes the index files whose beginPhyOffset ≥ physicalOffset and returns the newest remaining
-   * file's endPhyOffset (0 when none is left); the caller re-dispatches from there. The last kept
-   * file may still hold entries above physicalOffset: queries re-check topic and key on the record,
-   * so a stale entry is filtered. But buildIndex skips offsets below that endPhyOffset, so a
-   * message rewritten in [physicalOffset, endPhyOffset) would not be indexed; callers should
-   * re-dispatch from the returned offset only over an unchanged CommitLog.
+   * Removes every entry whose physical offset is ≥ `physicalOffset`, so a re-dispatch from there
+   * indexes every later message again, and returns endPhyOffset() (< physicalOffset, or 0).
+   * Deletes, newest first, the files whose beginPhyOffset ≥ physicalOffset: those with entries
+   * hold only removed ones, and an empty one's begin is inherited from the end of the file before
+   * it, which then holds a removed entry and must become the active file. The newest remaining
+   * file becomes the active one and is rewound to its first entry at or after physicalOffset.
+   * Everything is flushed before returning: a later put overwrites rewound entries, so stale slots
+   * on disk must not point at them.
    */
   truncateAfter(physicalOffset: number): number {
     assert(Number.isSafeInteger(physicalOffset) && physicalOffset >= 0, 'bad physicalOffset');
     if (this.#active !== null && this.#active.image.header().beginPhyOffset >= physicalOffset) {
+      // Uncommitted puts of a deleted file are dropped with it.
       this.#storage.close(this.#active.handle);
       this.#storage.unlink(this.#filePath(this.#active.name));
       this.#dirDirty = true;
@@ -207,14 +256,58 @@ export class IndexService {
       }
       const last = this.#older.pop();
       if (last !== undefined) this.#active = this.#openActive(last.name);
-      this.#syncDir();
     }
+    if (this.#active !== null) {
+      const image = this.#active.image;
+      const indexCount = image.firstEntryAtOrAfter(physicalOffset);
+      if (indexCount < image.header().indexCount) image.rewind(indexCount);
+    }
+    this.flush();
     return this.endPhyOffset();
   }
 
-  /** Makes every put so far durable: fdatasync of the active file, then of the directory. */
+  /**
+   * RocketMQ deleteExpiredFile for the index (reference 2h): deletes index files, oldest first and
+   * never the active one, whose endPhyOffset < `minPhysicalOffset` (the CommitLog's min offset);
+   * stops at the first file that is kept. Returns the number of files deleted.
+   */
+  deleteExpiredFiles(minPhysicalOffset: number): number {
+    assert(Number.isSafeInteger(minPhysicalOffset) && minPhysicalOffset >= 0, 'bad minPhysicalOffset');
+    if (this.#older.length > 0) assert(this.#active !== null, 'older files without an active one');
+    let deleted = 0;
+    for (let oldest = this.#older[0]; oldest !== undefined; oldest = this.#older[0]) {
+      if (oldest.header.endPhyOffset >= minPhysicalOffset) break;
+      this.#storage.unlink(this.#filePath(oldest.name));
+      this.#older.shift();
+      this.#dirDirty = true;
+      deleted++;
+    }
+    this.#syncDir();
+    return deleted;
+  }
+
+  /**
+   * Writes every change of the active image since the last commit, in crash-safe order: (a) the
+   * new entries in one pwritev, (b) the dirty slot pages, one pwritev per contiguous run, (c) the
+   * 40-byte header. Not durable until flush().
+   */
+  commit(): void {
+    if (this.#active === null) return;
+    const image = this.#active.image;
+    const handle = this.#active.handle;
+    const regions = image.dirtyRegions();
+    if (regions.entries !== null) this.#writeRange(handle, image, regions.entries);
+    for (const run of regions.slotRuns) this.#writeRange(handle, image, run);
+    if (regions.header) this.#writeRange(handle, image, { position: 0, lengthBytes: INDEX_HEADER_BYTES });
+    image.markClean();
+  }
+
+  /** Makes every put so far durable: commit(), fdatasync of the active file, then of the directory. */
   flush(): void {
-    if (this.#active !== null) this.#storage.fdatasync(this.#active.handle);
+    if (this.#active !== null) {
+      this.commit();
+      this.#storage.fdatasync(this.#active.handle);
+    }
     this.#syncDir();
   }
 
@@ -256,17 +349,49 @@ export class IndexService {
     }
   }
 
+  /** Reads header, slot table and entries [0, indexCount) into a zero-filled full-size image. */
   #openActive(name: string): IndexFileActive {
     const handle = this.#storage.open(this.#filePath(name), false);
     try {
       const buffer = Buffer.alloc(this.#fileSizeBytes);
-      this.#readFully(handle, buffer, 0, name);
+      this.#readFully(handle, buffer.subarray(0, INDEX_HEADER_BYTES), 0, name);
+      const indexCount = readIndexHeader(buffer).indexCount;
+      if (indexCount > this.#indexNum) {
+        const reason = `index file ${name} has indexCount ${indexCount} > indexNum ${this.#indexNum}`;
+        throw new StoreError('E_STORE_CORRUPT', reason);
+      }
+      const usedEnd = entryPosition(this.#hashSlotNum, indexCount);
+      this.#readFully(handle, buffer.subarray(INDEX_HEADER_BYTES, usedEnd), INDEX_HEADER_BYTES, name);
       const image = new HashIndexImage(buffer, { hashSlotNum: this.#hashSlotNum, indexNum: this.#indexNum });
       return { name, image, handle };
     } catch (error) {
       this.#storage.close(handle);
       throw error;
     }
+  }
+
+  /**
+   * After a crash slots may point at entries in [indexCount, slotValueMax]: commit() writes
+   * entries before slots, so those entries are on disk. Reads them, rewinds the image to the
+   * header's indexCount and makes the repair durable. Returns the number of slots changed.
+   */
+  #repairAfterCrash(active: IndexFileActive): number {
+    const image = active.image;
+    const indexCount = image.header().indexCount;
+    const entryEnd = Math.min(image.slotValueMax() + 1, this.#indexNum);
+    if (entryEnd > indexCount) {
+      const from = entryPosition(this.#hashSlotNum, indexCount);
+      const to = entryPosition(this.#hashSlotNum, entryEnd);
+      this.#readFully(active.handle, image.buffer.subarray(from, to), from, active.name);
+    }
+    const slotsRepaired = image.rewind(indexCount);
+    this.flush();
+    return slotsRepaired;
+  }
+
+  #writeRange(handle: StorageFile, image: HashIndexImage, range: IndexByteRange): void {
+    const end = range.position + range.lengthBytes;
+    this.#storage.pwritev(handle, [image.buffer.subarray(range.position, end)], range.position);
   }
 
   #activeOrCreate(): IndexFileActive {
@@ -278,6 +403,7 @@ export class IndexService {
   #rollOver(full: IndexFileActive): IndexFileActive {
     assert(full === this.#active);
     const header = full.image.header();
+    this.commit();
     this.#storage.fdatasync(full.handle);
     this.#storage.close(full.handle);
     this.#older.push({ name: full.name, header });
@@ -307,22 +433,14 @@ export class IndexService {
       this.#storage.close(handle);
       throw error;
     }
+    image.markClean();
     this.#dirDirty = true;
     return { name, image, handle };
   }
 
-  /** putKey on the image, then writes the three changed regions: entry, slot, header. */
+  /** putKey on the image only; commit() writes it. */
   #putKey(active: IndexFileActive, fullKey: string, message: IndexedMessage): boolean {
-    const image = active.image;
-    const indexNumber = image.header().indexCount;
-    if (!image.putKey(fullKey, message.physicalOffset, message.storeTimestamp)) return false;
-    const entryAt = entryPosition(this.#hashSlotNum, indexNumber);
-    const slotAt = slotPosition(indexKeyHash(fullKey), this.#hashSlotNum);
-    const buffer = image.buffer;
-    this.#storage.pwritev(active.handle, [buffer.subarray(entryAt, entryAt + INDEX_ENTRY_BYTES)], entryAt);
-    this.#storage.pwritev(active.handle, [buffer.subarray(slotAt, slotAt + INDEX_SLOT_BYTES)], slotAt);
-    this.#storage.pwritev(active.handle, [buffer.subarray(0, INDEX_HEADER_BYTES)], 0);
-    return true;
+    return active.image.putKey(fullKey, message.physicalOffset, message.storeTimestamp);
   }
 
   /**

@@ -128,10 +128,6 @@ export interface HashIndexLayout {
 }
 
 /**
- * One index file's bytes (a whole mapped file or an in-memory image). The header is cached and
- * every change is written straight into the buffer, as RocketMQ's IndexHeader setters do.
- */
-/**
  * RocketMQ's chain walk (IndexFile.selectPhyOffset) from `slotValue`, appending to `out` the
  * physical offsets of entries whose key hash is `keyHash` and whose time lies in
  * [beginMs, endMs], newest first, at most `maxNum`. `readEntry` fills a 20-byte entry (from
@@ -174,11 +170,49 @@ export function walkIndexChain(
   }
 }
 
+/** Granularity of slot-table dirty tracking: file pages of 4 KiB (the slot table starts at byte 40). */
+export const INDEX_SLOT_PAGE_BYTES = 4096;
+
+/** A byte range of an index file. */
+export interface IndexByteRange {
+  position: number;
+  lengthBytes: number;
+}
+
+/**
+ * What changed in an image since the last markClean(), in the order a writer must persist it:
+ * entries first, then slots, then the header (see "Write order and crash repair" in ./hash_index.md).
+ */
+export interface IndexDirtyRegions {
+  /** Entries [first unwritten, indexCount) as one range; null when there are none. */
+  entries: IndexByteRange | null;
+  /** Dirty 4 KiB pages of the slot table, coalesced into contiguous runs, ascending. */
+  slotRuns: IndexByteRange[];
+  /** The 40-byte header changed. */
+  header: boolean;
+}
+
+/**
+ * One index file's bytes (a whole mapped file or an in-memory image). The header is cached and
+ * every change is written straight into the buffer, as RocketMQ's IndexHeader setters do. The
+ * image also remembers what changed since markClean() (dirtyRegions), so a writer can persist
+ * many puts with a few large writes instead of three small ones per put.
+ *
+ * Entry bytes at or past indexCount carry no meaning: readers never reach them (every valid
+ * slot and prevIndex is < indexCount), and the next put overwrites them.
+ */
 export class HashIndexImage {
   readonly buffer: Buffer;
   readonly hashSlotNum: number;
   readonly indexNum: number;
   readonly #header: IndexHeader;
+  /** First entry number not yet reported clean: entries [#entryUnwritten, indexCount) are dirty. */
+  #entryUnwritten: number;
+  #headerDirty = false;
+  /** One byte per file page of the slot table; 1 = dirty. */
+  readonly #slotPageDirty: Uint8Array;
+  #slotPageDirtyMin = Number.POSITIVE_INFINITY;
+  #slotPageDirtyMax = -1;
 
   constructor(
     buffer: Buffer,
@@ -192,6 +226,9 @@ export class HashIndexImage {
     this.hashSlotNum = layout.hashSlotNum;
     this.indexNum = layout.indexNum;
     this.#header = readIndexHeader(buffer);
+    this.#entryUnwritten = this.#header.indexCount;
+    const slotEnd = entryPosition(layout.hashSlotNum, 0);
+    this.#slotPageDirty = new Uint8Array(Math.ceil(slotEnd / INDEX_SLOT_PAGE_BYTES));
   }
 
   /** A zero-filled image of the given layout. */
@@ -223,6 +260,7 @@ export class HashIndexImage {
   /** Writes the whole cached header into the buffer (RocketMQ IndexHeader.updateByteBuffer). */
   flushHeader(): void {
     writeIndexHeader(this.buffer, this.#header);
+    this.#headerDirty = true;
   }
 
   /** Adds `key` → `physicalOffset`; false when the file is full (RocketMQ IndexFile.putKey). */
@@ -245,6 +283,7 @@ export class HashIndexImage {
     this.buffer.writeInt32BE(timeDiff, entryAt + ENTRY_POS_TIME_DIFF);
     this.buffer.writeInt32BE(slotValue, entryAt + ENTRY_POS_PREV_INDEX);
     this.buffer.writeInt32BE(header.indexCount, slotAt);
+    this.#markSlotDirty(slotAt);
 
     if (header.indexCount <= 1) {
       this.#setBeginPhyOffset(physicalOffset);
@@ -283,22 +322,172 @@ export class HashIndexImage {
     return physicalOffsets;
   }
 
+  /** Number of the first entry whose physical offset is ≥ `physicalOffset`; indexCount if none. */
+  firstEntryAtOrAfter(physicalOffset: number): number {
+    // Entries are in put order, so physical offsets are non-decreasing (invariant 4).
+    let low = 1;
+    let high = Math.min(this.#header.indexCount, this.indexNum);
+    while (low < high) {
+      const middle = low + Math.floor((high - low) / 2);
+      if (this.#entryPhysicalOffset(middle) < physicalOffset) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /** The largest slot value (0 when every slot is empty); after a crash it may be ≥ indexCount. */
+  slotValueMax(): number {
+    let valueMax = INDEX_INVALID;
+    const slotEnd = entryPosition(this.hashSlotNum, 0);
+    for (let slotAt = INDEX_HEADER_BYTES; slotAt < slotEnd; slotAt += INDEX_SLOT_BYTES) {
+      const value = this.buffer.readInt32BE(slotAt);
+      if (value > valueMax) valueMax = value;
+    }
+    return valueMax;
+  }
+
+  /**
+   * Makes the image hold exactly entries [1, `indexCount`) and returns the number of slots it
+   * changed. Every slot whose value is ≥ `indexCount` is walked down its prevIndex chain to the
+   * first entry below `indexCount` (or 0); a negative slot, or a chain that does not strictly
+   * decrease or leaves the file, becomes 0. The walk reads the entries it passes, so they must be
+   * in the buffer. indexCount is set, hashSlotCount recounted (slots not 0), and the end fields
+   * taken from entry `indexCount` − 1 (time = beginTimestamp + timeDiff × 1000, second-accurate)
+   * or from the begin fields when no entry is left; when `indexCount` is the current one the
+   * header's exact end fields already describe that entry and are kept. Entries from
+   * `indexCount` on are zeroed in memory. Everything changed is marked dirty.
+   */
+  rewind(indexCount: number): number {
+    const header = this.#header;
+    assert(Number.isSafeInteger(indexCount) && indexCount >= 1, 'rewind: indexCount must be ≥ 1');
+    assert(indexCount <= header.indexCount, 'rewind: indexCount must not grow');
+    assert(indexCount <= this.indexNum, 'rewind: indexCount must be ≤ indexNum');
+    let slotsChanged = 0;
+    let slotsUsed = 0;
+    let entryEnd = header.indexCount;
+    const slotEnd = entryPosition(this.hashSlotNum, 0);
+    for (let slotAt = INDEX_HEADER_BYTES; slotAt < slotEnd; slotAt += INDEX_SLOT_BYTES) {
+      const value = this.buffer.readInt32BE(slotAt);
+      let target = value;
+      if (value < INDEX_INVALID) target = INDEX_INVALID;
+      else if (value >= indexCount) {
+        entryEnd = Math.max(entryEnd, value + 1);
+        target = this.#chainBelow(value, indexCount);
+      }
+      if (target !== value) {
+        this.buffer.writeInt32BE(target, slotAt);
+        this.#markSlotDirty(slotAt);
+        slotsChanged++;
+      }
+      if (target !== INDEX_INVALID) slotsUsed++;
+    }
+    if (indexCount < header.indexCount) this.#rewindEndFields(indexCount);
+    header.indexCount = indexCount;
+    this.buffer.writeInt32BE(indexCount, INDEX_POS_INDEX_COUNT);
+    header.hashSlotCount = slotsUsed;
+    this.buffer.writeInt32BE(slotsUsed, INDEX_POS_HASH_SLOT_COUNT);
+    const zeroEnd = Math.min(entryEnd, this.indexNum);
+    if (zeroEnd > indexCount) {
+      this.buffer.fill(0, entryPosition(this.hashSlotNum, indexCount), entryPosition(this.hashSlotNum, zeroEnd));
+    }
+    this.#entryUnwritten = Math.min(this.#entryUnwritten, indexCount);
+    this.#headerDirty = true;
+    return slotsChanged;
+  }
+
+  /** What changed since the last markClean(); see IndexDirtyRegions. */
+  dirtyRegions(): IndexDirtyRegions {
+    const entryEnd = Math.min(this.#header.indexCount, this.indexNum);
+    const entries =
+      this.#entryUnwritten < entryEnd
+        ? {
+            position: entryPosition(this.hashSlotNum, this.#entryUnwritten),
+            lengthBytes: (entryEnd - this.#entryUnwritten) * INDEX_ENTRY_BYTES,
+          }
+        : null;
+    const slotRuns: IndexByteRange[] = [];
+    const slotEnd = entryPosition(this.hashSlotNum, 0);
+    for (let page = this.#slotPageDirtyMin; page <= this.#slotPageDirtyMax; page++) {
+      if (this.#slotPageDirty[page] !== 1) continue;
+      let pageLast = page;
+      while (this.#slotPageDirty[pageLast + 1] === 1) pageLast++;
+      const position = Math.max(page * INDEX_SLOT_PAGE_BYTES, INDEX_HEADER_BYTES);
+      const end = Math.min((pageLast + 1) * INDEX_SLOT_PAGE_BYTES, slotEnd);
+      slotRuns.push({ position, lengthBytes: end - position });
+      page = pageLast;
+    }
+    return { entries, slotRuns, header: this.#headerDirty };
+  }
+
+  /** Forgets the dirty state: everything dirtyRegions() reported is now on disk. */
+  markClean(): void {
+    this.#entryUnwritten = this.#header.indexCount;
+    this.#headerDirty = false;
+    if (this.#slotPageDirtyMax >= 0) {
+      this.#slotPageDirty.fill(0, this.#slotPageDirtyMin, this.#slotPageDirtyMax + 1);
+    }
+    this.#slotPageDirtyMin = Number.POSITIVE_INFINITY;
+    this.#slotPageDirtyMax = -1;
+  }
+
+  #markSlotDirty(slotAt: number): void {
+    const page = Math.floor(slotAt / INDEX_SLOT_PAGE_BYTES);
+    assert(page < this.#slotPageDirty.length, 'slot position outside the slot table');
+    this.#slotPageDirty[page] = 1;
+    if (page < this.#slotPageDirtyMin) this.#slotPageDirtyMin = page;
+    if (page > this.#slotPageDirtyMax) this.#slotPageDirtyMax = page;
+  }
+
+  #entryPhysicalOffset(indexNumber: number): number {
+    return readInt64(this.buffer, entryPosition(this.hashSlotNum, indexNumber) + ENTRY_POS_PHYSICAL_OFFSET);
+  }
+
+  /** The first entry of `slotValue`'s chain below `indexCount`, or 0 when the chain is damaged. */
+  #chainBelow(slotValue: number, indexCount: number): number {
+    let indexNumber = slotValue;
+    for (let steps = 0; indexNumber >= indexCount; steps++) {
+      if (steps >= this.indexNum || indexNumber >= this.indexNum) return INDEX_INVALID;
+      const entryAt = entryPosition(this.hashSlotNum, indexNumber);
+      const prevIndex = this.buffer.readInt32BE(entryAt + ENTRY_POS_PREV_INDEX);
+      if (prevIndex < INDEX_INVALID || prevIndex >= indexNumber) return INDEX_INVALID;
+      indexNumber = prevIndex;
+    }
+    return indexNumber;
+  }
+
+  /** End fields of entry `indexCount` − 1, or the begin fields when no entry is left. */
+  #rewindEndFields(indexCount: number): void {
+    const header = this.#header;
+    if (indexCount <= 1) {
+      this.#setEndPhyOffset(header.beginPhyOffset);
+      this.#setEndTimestamp(header.beginTimestamp);
+      return;
+    }
+    const lastAt = entryPosition(this.hashSlotNum, indexCount - 1);
+    this.#setEndPhyOffset(readInt64(this.buffer, lastAt + ENTRY_POS_PHYSICAL_OFFSET));
+    this.#setEndTimestamp(header.beginTimestamp + this.buffer.readInt32BE(lastAt + ENTRY_POS_TIME_DIFF) * 1000);
+  }
+
   #setBeginTimestamp(value: number): void {
+    this.#headerDirty = true;
     this.#header.beginTimestamp = value;
     writeInt64(this.buffer, INDEX_POS_BEGIN_TIMESTAMP, value);
   }
 
   #setEndTimestamp(value: number): void {
+    this.#headerDirty = true;
     this.#header.endTimestamp = value;
     writeInt64(this.buffer, INDEX_POS_END_TIMESTAMP, value);
   }
 
   #setBeginPhyOffset(value: number): void {
+    this.#headerDirty = true;
     this.#header.beginPhyOffset = value;
     writeInt64(this.buffer, INDEX_POS_BEGIN_PHY_OFFSET, value);
   }
 
   #setEndPhyOffset(value: number): void {
+    this.#headerDirty = true;
     this.#header.endPhyOffset = value;
     writeInt64(this.buffer, INDEX_POS_END_PHY_OFFSET, value);
   }

@@ -20,6 +20,7 @@ import {
   INDEX_ENTRY_BYTES,
   INDEX_HEADER_BYTES,
   INDEX_SLOT_BYTES,
+  INDEX_SLOT_PAGE_BYTES,
   indexFileName,
   indexFileSizeBytes,
   indexKey,
@@ -256,4 +257,126 @@ test('a file continued from a full one has its begin fields overwritten by the f
   // read against the new one, so this entry reads as T0 + 7500 + 7000.
   assert.deepEqual(image.selectPhysicalOffsets('t#k', 64, T0 + 7000, T0 + 8000), []);
   assert.deepEqual(image.selectPhysicalOffsets('t#k', 64, T0 + 14500, T0 + 14500), [5000]);
+});
+
+/** `count` seeded puts of keys from a small pool (so chains share slots), offsets 100 apart. */
+function seededPuts(image: HashIndexImage, seed: number, count: number): void {
+  const random = new Prng(seed);
+  for (let i = 0; i < count; i++) image.putKey(`t#k${random.below(30)}`, i * 100, T0 + i * 1500);
+}
+
+test('rewind(k) leaves exactly the image of the first k - 1 puts, end time to the second', () => {
+  const layout = { hashSlotNum: 16, indexNum: 64 };
+  for (const k of [1, 2, 17, 40, 63]) {
+    const image = HashIndexImage.allocate(layout);
+    seededPuts(image, 99, 62);
+    const slotsBefore = image.buffer.subarray(INDEX_HEADER_BYTES, entryPosition(16, 0)).toString('hex');
+    const changed = image.rewind(k);
+    const reference = HashIndexImage.allocate(layout);
+    seededPuts(reference, 99, k - 1);
+    const header = image.header();
+    const expected = reference.header();
+    assert.equal(header.indexCount, k);
+    assert.equal(header.hashSlotCount, expected.hashSlotCount, `k=${k}`);
+    assert.equal(header.beginPhyOffset, k === 1 ? 0 : expected.beginPhyOffset);
+    assert.equal(header.endPhyOffset, k === 1 ? 0 : expected.endPhyOffset);
+    // timeDiff keeps whole seconds: T0 + (k - 2) × 1500 ms reads back truncated to the second,
+    // except at k = indexCount (63), where the header's exact end fields already describe entry k - 1.
+    const endMs = (k - 2) * 1500;
+    if (k > 1) assert.equal(header.endTimestamp, T0 + (k === 63 ? endMs : Math.trunc(endMs / 1000) * 1000));
+    assert.deepEqual(readIndexHeader(image.buffer), header);
+    // Slots, entries [0, k) and the zeroed entries from k on equal the reference bytes.
+    const bodyBytes = image.buffer.subarray(INDEX_HEADER_BYTES);
+    assert.ok(bodyBytes.equals(reference.buffer.subarray(INDEX_HEADER_BYTES)), `k=${k}`);
+    const slotsAfter = image.buffer.subarray(INDEX_HEADER_BYTES, entryPosition(16, 0)).toString('hex');
+    let differing = 0;
+    for (let slot = 0; slot < 16; slot++) {
+      if (slotsBefore.slice(slot * 8, slot * 8 + 8) !== slotsAfter.slice(slot * 8, slot * 8 + 8)) differing++;
+    }
+    assert.equal(changed, differing);
+  }
+});
+
+test('rewind to the current indexCount keeps the exact end fields and changes no valid slot', () => {
+  const image = HashIndexImage.allocate({ hashSlotNum: 16, indexNum: 64 });
+  seededPuts(image, 5, 20);
+  const before = image.header();
+  assert.equal(image.rewind(before.indexCount), 0);
+  assert.deepEqual(image.header(), before);
+});
+
+test('rewind clears damaged chains (cycle, rising prevIndex, past the file) and negative slots', () => {
+  const layout = { hashSlotNum: 8, indexNum: 16 };
+  const image = HashIndexImage.allocate(layout);
+  for (let i = 0; i < 10; i++) image.putKey(`t#k${i}`, i * 100, T0);
+  const slot = (n: number): number => INDEX_HEADER_BYTES + n * INDEX_SLOT_BYTES;
+  image.buffer.writeInt32BE(9, slot(0));
+  image.buffer.writeInt32BE(9, entryPosition(8, 9) + ENTRY_POS_PREV_INDEX); // prevIndex = itself
+  image.buffer.writeInt32BE(8, slot(1));
+  image.buffer.writeInt32BE(12, entryPosition(8, 8) + ENTRY_POS_PREV_INDEX); // prevIndex rises
+  image.buffer.writeInt32BE(40, slot(2)); // past indexNum
+  image.buffer.writeInt32BE(-3, slot(3));
+  image.buffer.writeInt32BE(7, slot(4));
+  image.buffer.writeInt32BE(3, entryPosition(8, 7) + ENTRY_POS_PREV_INDEX); // a valid chain 7 → 3
+  for (let n = 5; n < 8; n++) image.buffer.writeInt32BE(0, slot(n));
+  assert.equal(image.rewind(5), 5);
+  const slots = Array.from({ length: 8 }, (_, n) => image.buffer.readInt32BE(slot(n)));
+  assert.deepEqual(slots, [0, 0, 0, 0, 3, 0, 0, 0]);
+  assert.equal(image.header().hashSlotCount, 1);
+});
+
+test('firstEntryAtOrAfter finds the first entry at or past a physical offset by binary search', () => {
+  const image = HashIndexImage.allocate({ hashSlotNum: 4, indexNum: 32 });
+  assert.equal(image.firstEntryAtOrAfter(0), 1);
+  const offsets = [0, 0, 100, 100, 100, 250, 400];
+  for (const physicalOffset of offsets) image.putKey('t#k', physicalOffset, T0);
+  assert.equal(image.firstEntryAtOrAfter(0), 1);
+  assert.equal(image.firstEntryAtOrAfter(1), 3);
+  assert.equal(image.firstEntryAtOrAfter(100), 3);
+  assert.equal(image.firstEntryAtOrAfter(101), 6);
+  assert.equal(image.firstEntryAtOrAfter(400), 7);
+  assert.equal(image.firstEntryAtOrAfter(401), 8);
+  assert.equal(image.slotValueMax(), 7);
+});
+
+test('dirty regions: entries since markClean, slot pages coalesced into runs, header', () => {
+  const hashSlotNum = 4096; // slot table [40, 16424): file pages 0 … 4
+  const image = HashIndexImage.allocate({ hashSlotNum, indexNum: 64 });
+  assert.deepEqual(image.dirtyRegions(), { entries: null, slotRuns: [], header: false });
+  const keyInPage = (page: number, skip = 0): string => {
+    for (let n = 0, found = 0; ; n++) {
+      const key = `t#${n}`;
+      if (Math.floor(slotPosition(indexKeyHash(key), hashSlotNum) / INDEX_SLOT_PAGE_BYTES) !== page) continue;
+      if (found++ === skip) return key;
+    }
+  };
+  for (const page of [4, 0, 1, 3]) image.putKey(keyInPage(page), page, T0);
+  assert.deepEqual(image.dirtyRegions(), {
+    entries: { position: entryPosition(hashSlotNum, 1), lengthBytes: 4 * INDEX_ENTRY_BYTES },
+    slotRuns: [
+      { position: INDEX_HEADER_BYTES, lengthBytes: 2 * INDEX_SLOT_PAGE_BYTES - INDEX_HEADER_BYTES },
+      {
+        position: 3 * INDEX_SLOT_PAGE_BYTES,
+        lengthBytes: entryPosition(hashSlotNum, 0) - 3 * INDEX_SLOT_PAGE_BYTES,
+      },
+    ],
+    header: true,
+  });
+  image.markClean();
+  assert.deepEqual(image.dirtyRegions(), { entries: null, slotRuns: [], header: false });
+  image.putKey(keyInPage(2, 1), 9, T0);
+  assert.deepEqual(image.dirtyRegions(), {
+    entries: { position: entryPosition(hashSlotNum, 5), lengthBytes: INDEX_ENTRY_BYTES },
+    slotRuns: [{ position: 2 * INDEX_SLOT_PAGE_BYTES, lengthBytes: INDEX_SLOT_PAGE_BYTES }],
+    header: true,
+  });
+  image.markClean();
+  // A rewind below the written entries marks the changed slots and the header, not entries:
+  // entries 3, 4 and 5 had their slots in pages 1, 3 and 2.
+  image.rewind(3);
+  assert.deepEqual(image.dirtyRegions(), {
+    entries: null,
+    slotRuns: [{ position: INDEX_SLOT_PAGE_BYTES, lengthBytes: 3 * INDEX_SLOT_PAGE_BYTES }],
+    header: true,
+  });
 });
