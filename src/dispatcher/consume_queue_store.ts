@@ -2,12 +2,24 @@
 //
 //   <rootDir>/<topic>/<queueId>/<20-digit start byte offset>     (RocketMQ consumequeue/ layout)
 //
-// with RocketMQ's write rules (putMessagePositionInfo), recovery (ConsumeQueue.recover) and
-// truncation to the CommitLog's end (truncateDirtyLogicFiles). Files are created at full size
-// but sparse (ftruncate, never zero-filled), so thousands of queues cost little disk. Open
-// file handles are bounded by an LRU; a handle with unsynced writes is fdatasynced before
-// the LRU closes it. All I/O goes through Storage (sync calls). Unit codec:
-// ../format/consume_queue_entry.ts.
+// with RocketMQ's write rules (putMessagePositionInfo), recovery (ConsumeQueue.recover),
+// truncation to the CommitLog's end (truncateDirtyLogicFiles) and retention
+// (CleanConsumeQueueService + correctMinOffset). Files are created at full size but sparse
+// (ftruncate, never zero-filled), so thousands of queues cost little disk.
+//
+// Write path, built for one dispatcher thread feeding up to ~8000 queues:
+//
+//   put() ──► queue.pending (growable Buffer, reused) ──commit()──► one pwritev per (queue, file)
+//                                                                    │
+//   flush() = commit() + fdatasync of every file written since ◄─────┘
+//             the last flush, open or already evicted (dirtyClosed)
+//
+// put() does no I/O: it checks the unit against the queue's end and appends its 20 bytes to the
+// queue's pending buffer; min/max offsets move at once. Reads see pending units (they are served
+// from the buffer). Open file handles are bounded by an LRU; evicting a written handle does not
+// fsync it (that would cost one fsync per message when 8000 queues share 256 handles) but
+// remembers its path, and flush() syncs it by reopening. All I/O goes through Storage (sync
+// calls). Unit codec: ../format/consume_queue_entry.ts.
 
 import path from 'node:path';
 import { assert } from '../assert.js';
@@ -19,7 +31,6 @@ import {
   CQ_FILLER_TAGS_CODE,
   consumeQueueEntryInvalidReason,
   consumeQueueEntryKind,
-  consumeQueueFileStart,
   readConsumeQueueEntry,
   writeConsumeQueueEntry,
   type ConsumeQueueEntry,
@@ -32,7 +43,7 @@ export interface ConsumeQueueStoreOptions {
   rootDir: string;
   /** Bytes per file, already a multiple of 20 (consumeQueueFileSizeBytes). */
   fileSizeBytes: number;
-  /** Open file handles kept at most (LRU); e.g. 256. */
+  /** Open file handles kept at most (LRU); e.g. 256. flush() never exceeds it either. */
   openFilesMax: number;
 }
 
@@ -48,22 +59,57 @@ export interface ConsumeQueueLoadSummary {
   repairedQueueCount: number;
 }
 
+/** A queue whose min or max queue offset changed, with its values now (0 and 0 once deleted). */
+export interface ConsumeQueueChange {
+  topic: string;
+  queueId: number;
+  minQueueOffset: number;
+  maxQueueOffset: number;
+}
+
+/** The newest unit of a queue (RocketMQ getLatestUnit). */
+export interface ConsumeQueueLastUnit {
+  queueOffset: number;
+  entry: ConsumeQueueEntry;
+}
+
 /** Read granularity for scans (recovery, truncation): a multiple of 20. */
 const SCAN_CHUNK_BYTES = 128000; // 6400 units
 assert(SCAN_CHUNK_BYTES % CQ_ENTRY_BYTES === 0, 'scan chunk must hold whole units');
 
+/** First capacity of a queue's pending buffer; it doubles from there, so stays whole units. */
+const PENDING_INITIAL_BYTES = 64 * CQ_ENTRY_BYTES;
+/**
+ * A pending buffer larger than this is dropped after its commit instead of kept for reuse, so
+ * one burst on many queues does not pin memory (8000 queues × 20 KB = 160 MB at most).
+ */
+const PENDING_RETAIN_BYTES_MAX = 1024 * CQ_ENTRY_BYTES;
+assert(PENDING_INITIAL_BYTES % CQ_ENTRY_BYTES === 0, 'pending buffer must hold whole units');
+assert(PENDING_INITIAL_BYTES <= PENDING_RETAIN_BYTES_MAX);
+
+/** Filler units written as repeated iovecs of this buffer (a 6 MB pre-fill = 94 iovecs). */
+const FILLER_CHUNK_BYTES = 3200 * CQ_ENTRY_BYTES;
+const EMPTY_BUFFER = Buffer.alloc(0);
+
 interface QueueState {
+  readonly key: string;
   readonly topic: string;
   readonly queueId: number;
   readonly dir: string;
-  /** Start byte offsets of the queue's files, ascending and contiguous. */
+  /** Start byte offsets of the queue's files on disk, ascending and contiguous. */
   fileStarts: number[];
   /** Byte position of the first unit a consumer may read (RocketMQ minLogicOffset). */
   minBytes: number;
-  /** Byte position after the last written unit (RocketMQ max byte offset). */
+  /** Byte position after the last put unit, pending ones included (RocketMQ max byte offset). */
   endBytes: number;
   /** physicalOffset + sizeBytes of the last real unit, −1 when none (RocketMQ maxPhysicOffset). */
   maxPhysicalOffset: number;
+  /** Units in [pendingStartBytes, endBytes) are not written yet; they sit in `pending`. */
+  pendingStartBytes: number;
+  /** Pending units from byte 0, (endBytes − pendingStartBytes) bytes used; reused across commits. */
+  pending: Buffer;
+  /** Filler bytes still to write just before pendingStartBytes: a first file's pre-fill. */
+  fillerBytes: number;
 }
 
 interface OpenFile {
@@ -76,12 +122,25 @@ function queueKey(topic: string, queueId: number): string {
   return `${queueId}\u0000${topic}`;
 }
 
-function fillerBuffer(lengthBytes: number): Buffer {
+let fillerChunk: Buffer | null = null;
+
+/** A shared buffer of filler units (RocketMQ fillPreBlank), built on first use. */
+function fillerUnits(): Buffer {
+  if (fillerChunk === null) {
+    fillerChunk = Buffer.alloc(FILLER_CHUNK_BYTES);
+    const filler = { physicalOffset: CQ_FILLER_PHYSICAL_OFFSET, sizeBytes: CQ_FILLER_SIZE_BYTES, tagsCode: CQ_FILLER_TAGS_CODE };
+    for (let at = 0; at < FILLER_CHUNK_BYTES; at += CQ_ENTRY_BYTES) writeConsumeQueueEntry(fillerChunk, at, filler);
+  }
+  return fillerChunk;
+}
+
+/** Appends iovecs holding lengthBytes of filler units to `buffers`. */
+function pushFiller(buffers: Buffer[], lengthBytes: number): void {
   assert(lengthBytes % CQ_ENTRY_BYTES === 0, 'filler must be whole units');
-  const buffer = Buffer.alloc(lengthBytes);
-  const filler = { physicalOffset: CQ_FILLER_PHYSICAL_OFFSET, sizeBytes: CQ_FILLER_SIZE_BYTES, tagsCode: CQ_FILLER_TAGS_CODE };
-  for (let at = 0; at < lengthBytes; at += CQ_ENTRY_BYTES) writeConsumeQueueEntry(buffer, at, filler);
-  return buffer;
+  const chunk = fillerUnits();
+  for (let left = lengthBytes; left > 0; left -= chunk.length) {
+    buffers.push(left >= chunk.length ? chunk : chunk.subarray(0, left));
+  }
 }
 
 export class ConsumeQueueStore {
@@ -90,8 +149,16 @@ export class ConsumeQueueStore {
   private readonly fileSizeBytes: number;
   private readonly openFilesMax: number;
   private readonly queueTable = new Map<string, QueueState>();
+  /** Queues with units put since their last commit. */
+  private readonly pendingQueues = new Set<QueueState>();
+  /** Sum over queues of pending bytes (a caller may commit when it grows). */
+  private pendingBytesTotal = 0;
+  /** Queues whose min or max queue offset changed since the last takeChanged(), by key. */
+  private readonly changedQueues = new Map<string, QueueState>();
   /** Open handles by path, least recently used first (Map insertion order). */
   private readonly openFiles = new Map<string, OpenFile>();
+  /** Files written since their last fdatasync whose handles the LRU has closed since. */
+  private readonly dirtyClosed = new Set<string>();
   /** Directories whose entries changed since the last flush. */
   private readonly dirsToSync = new Set<string>();
   private closed = false;
@@ -111,8 +178,9 @@ export class ConsumeQueueStore {
   // ---------------------------------------------------------------- writing
 
   /**
-   * RocketMQ putMessagePositionInfo: appends the unit for queueOffset, or reports a duplicate
-   * (already dispatched before a restart). Appending past the end is a StoreError.
+   * RocketMQ putMessagePositionInfo: appends the unit for queueOffset to the queue's pending
+   * units, or reports a duplicate (already dispatched before a restart). Appending past the end
+   * is a StoreError. No I/O: the unit reaches its file at the next commit().
    */
   put(topic: string, queueId: number, queueOffset: number, entry: ConsumeQueueEntry): ConsumeQueuePutResult {
     this.assertOpen();
@@ -125,7 +193,7 @@ export class ConsumeQueueStore {
     if (entry.physicalOffset + entry.sizeBytes <= queue.maxPhysicalOffset) return 'duplicate';
 
     const expectedBytes = queueOffset * CQ_ENTRY_BYTES;
-    if (queue.fileStarts.length === 0) this.createFirstFile(queue, expectedBytes);
+    if (queue.fileStarts.length === 0 && queue.endBytes === queue.pendingStartBytes) this.startQueue(queue, expectedBytes);
     if (expectedBytes < queue.endBytes) return 'duplicate';
     if (expectedBytes > queue.endBytes) {
       throw new StoreError(
@@ -134,34 +202,87 @@ export class ConsumeQueueStore {
           `${entry.physicalOffset}) leaves a gap after the end at queue offset ${queue.endBytes / CQ_ENTRY_BYTES}`,
       );
     }
-    const fileStart = consumeQueueFileStart(queueOffset, this.fileSizeBytes);
-    if (fileStart > lastOf(queue.fileStarts)) {
-      assert(fileStart === lastOf(queue.fileStarts) + this.fileSizeBytes, 'files roll one at a time');
-      this.createFile(queue, fileStart);
-    }
-    const unit = Buffer.alloc(CQ_ENTRY_BYTES);
-    writeConsumeQueueEntry(unit, 0, entry);
-    this.write(queue, fileStart, unit, expectedBytes - fileStart);
+    this.appendPending(queue, entry);
     queue.endBytes = expectedBytes + CQ_ENTRY_BYTES;
     queue.maxPhysicalOffset = entry.physicalOffset + entry.sizeBytes;
+    this.changedQueues.set(queue.key, queue);
     return 'written';
   }
 
-  /** A queue's first file for a non-zero position is pre-filled with filler units (RocketMQ fillPreBlank). */
-  private createFirstFile(queue: QueueState, expectedBytes: number): void {
-    assert(queue.endBytes === 0);
-    const fileStart = expectedBytes - (expectedBytes % this.fileSizeBytes);
-    this.createFile(queue, fileStart);
-    const fillBytes = expectedBytes - fileStart;
-    if (fillBytes > 0) this.write(queue, fileStart, fillerBuffer(fillBytes), 0);
+  /**
+   * A queue with no file and nothing pending starts at its first put. Its first file is
+   * pre-filled with filler units up to that position at commit (RocketMQ fillPreBlank).
+   */
+  private startQueue(queue: QueueState, expectedBytes: number): void {
+    assert(queue.endBytes === 0, 'a queue starts once');
+    queue.fillerBytes = expectedBytes % this.fileSizeBytes;
     queue.minBytes = expectedBytes;
     queue.endBytes = expectedBytes;
+    queue.pendingStartBytes = expectedBytes;
+  }
+
+  private appendPending(queue: QueueState, entry: ConsumeQueueEntry): void {
+    const usedBytes = queue.endBytes - queue.pendingStartBytes;
+    if (usedBytes + CQ_ENTRY_BYTES > queue.pending.length) {
+      const grown = Buffer.allocUnsafe(Math.max(PENDING_INITIAL_BYTES, queue.pending.length * 2));
+      queue.pending.copy(grown, 0, 0, usedBytes);
+      queue.pending = grown;
+    }
+    writeConsumeQueueEntry(queue.pending, usedBytes, entry);
+    if (usedBytes === 0) this.pendingQueues.add(queue);
+    this.pendingBytesTotal += CQ_ENTRY_BYTES;
+  }
+
+  /**
+   * Writes every queue's pending units: one pwritev per (queue, file), creating the next file
+   * when a run crosses into it. On an I/O error the failed queue and every queue not reached yet
+   * keep their units pending, and a later commit() writes them again from their first pending
+   * byte (rewriting bytes that did land is harmless: same bytes, same place).
+   */
+  commit(): void {
+    this.assertOpen();
+    for (const queue of this.pendingQueues) {
+      const pendingBytes = queue.endBytes - queue.pendingStartBytes;
+      this.commitQueue(queue);
+      this.pendingQueues.delete(queue);
+      this.pendingBytesTotal -= pendingBytes;
+    }
+    assert(this.pendingBytesTotal === 0, 'every pending byte was committed');
+  }
+
+  private commitQueue(queue: QueueState): void {
+    assert(queue.endBytes > queue.pendingStartBytes, 'a pending queue has pending units');
+    let atBytes = queue.pendingStartBytes - queue.fillerBytes;
+    while (atBytes < queue.endBytes) {
+      const fileStart = atBytes - (atBytes % this.fileSizeBytes);
+      const runEndBytes = Math.min(queue.endBytes, fileStart + this.fileSizeBytes);
+      if (queue.fileStarts.length === 0 || fileStart > lastOf(queue.fileStarts)) this.createFile(queue, fileStart);
+      const buffers: Buffer[] = [];
+      if (atBytes < queue.pendingStartBytes) {
+        // Only a queue's first run can start in filler; it never crosses a file end.
+        assert(atBytes === fileStart, 'filler starts at its file start');
+        pushFiller(buffers, queue.pendingStartBytes - atBytes);
+      }
+      const fromBytes = Math.max(atBytes, queue.pendingStartBytes);
+      buffers.push(queue.pending.subarray(fromBytes - queue.pendingStartBytes, runEndBytes - queue.pendingStartBytes));
+      this.write(queue, fileStart, buffers, atBytes - fileStart, runEndBytes - atBytes);
+      atBytes = runEndBytes;
+    }
+    queue.fillerBytes = 0;
+    queue.pendingStartBytes = queue.endBytes;
+    if (queue.pending.length > PENDING_RETAIN_BYTES_MAX) queue.pending = EMPTY_BUFFER;
   }
 
   private createFile(queue: QueueState, fileStart: number): void {
     if (queue.fileStarts.length === 0) {
-      this.storage.mkdirp(queue.dir);
+      try {
+        this.storage.mkdirp(queue.dir);
+      } catch (error) {
+        throw ioError(`cannot create consume queue directory ${queue.dir}`, error, 'create-segment');
+      }
       this.dirsToSync.add(path.dirname(queue.dir)).add(this.rootDir);
+    } else {
+      assert(fileStart === lastOf(queue.fileStarts) + this.fileSizeBytes, 'files roll one at a time');
     }
     const handle = this.handleOf(queue, fileStart, true);
     try {
@@ -175,15 +296,22 @@ export class ConsumeQueueStore {
     this.dirsToSync.add(queue.dir);
   }
 
-  private write(queue: QueueState, fileStart: number, data: Buffer, position: number): void {
-    assert(position + data.length <= this.fileSizeBytes, 'write must stay inside its file');
+  private write(queue: QueueState, fileStart: number, buffers: Buffer[], position: number, lengthBytes: number): void {
+    assert(position + lengthBytes <= this.fileSizeBytes, 'write must stay inside its file');
+    assert(buffers.reduce((sum, buffer) => sum + buffer.length, 0) === lengthBytes, 'iovecs add up');
     const handle = this.handleOf(queue, fileStart, false);
+    // Dirty before the write: a failed write may still have changed the file.
+    handle.dirty = true;
     try {
-      this.storage.pwritev(handle.file, [data], position);
+      this.storage.pwritev(handle.file, buffers, position);
     } catch (error) {
       throw ioError(`cannot write consume queue file ${handle.file.path}`, error, 'write');
     }
-    handle.dirty = true;
+  }
+
+  /** Bytes put and not committed yet, over all queues (20 per unit). */
+  pendingBytes(): number {
+    return this.pendingBytesTotal;
   }
 
   // ---------------------------------------------------------------- reading
@@ -193,7 +321,7 @@ export class ConsumeQueueStore {
     return this.read(topic, queueId, queueOffset, 1)[0] ?? null;
   }
 
-  /** Up to maxEntries units from fromQueueOffset, stopping at the end of written data. */
+  /** Up to maxEntries units from fromQueueOffset, stopping at the end (pending units included). */
   read(topic: string, queueId: number, fromQueueOffset: number, maxEntries: number): ConsumeQueueEntry[] {
     this.assertOpen();
     assert(Number.isSafeInteger(fromQueueOffset), 'fromQueueOffset must be an integer');
@@ -205,10 +333,20 @@ export class ConsumeQueueStore {
     if (atBytes < queue.minBytes) return entries;
     const stopBytes = Math.min(queue.endBytes, atBytes + maxEntries * CQ_ENTRY_BYTES);
     while (atBytes < stopBytes) {
-      const fileStart = atBytes - (atBytes % this.fileSizeBytes);
-      const lengthBytes = Math.min(stopBytes, fileStart + this.fileSizeBytes) - atBytes;
-      const buffer = this.readBytes(queue, fileStart, atBytes - fileStart, lengthBytes);
-      for (let at = 0; at < lengthBytes; at += CQ_ENTRY_BYTES) {
+      let buffer: Buffer;
+      let bufferAt: number;
+      let lengthBytes: number;
+      if (atBytes >= queue.pendingStartBytes) {
+        buffer = queue.pending;
+        bufferAt = atBytes - queue.pendingStartBytes;
+        lengthBytes = stopBytes - atBytes;
+      } else {
+        const fileStart = atBytes - (atBytes % this.fileSizeBytes);
+        lengthBytes = Math.min(stopBytes, fileStart + this.fileSizeBytes, queue.pendingStartBytes) - atBytes;
+        buffer = this.readBytes(queue, fileStart, atBytes - fileStart, lengthBytes);
+        bufferAt = 0;
+      }
+      for (let at = bufferAt; at < bufferAt + lengthBytes; at += CQ_ENTRY_BYTES) {
         const entry = readConsumeQueueEntry(buffer, at);
         // Below the end every unit was written by put(); anything else is damage, not data.
         if (consumeQueueEntryKind(entry) !== 'unit') return entries;
@@ -219,10 +357,36 @@ export class ConsumeQueueStore {
     return entries;
   }
 
+  /**
+   * The unit at max − 1 (RocketMQ getLatestUnit), null when the queue has no readable unit
+   * (unknown, or min = max after retention). The entry is returned as read, unchecked: a repair
+   * that compares it with the CommitLog finds damage there (consumeQueueEntryKind ≠ 'unit').
+   */
+  lastUnit(topic: string, queueId: number): ConsumeQueueLastUnit | null {
+    this.assertOpen();
+    const queue = this.queueOf(topic, queueId, false);
+    if (queue === undefined || queue.endBytes <= queue.minBytes) return null;
+    const atBytes = queue.endBytes - CQ_ENTRY_BYTES;
+    return { queueOffset: atBytes / CQ_ENTRY_BYTES, entry: this.unitAt(queue, atBytes) };
+  }
+
+  /** The 20 bytes at atBytes (below endBytes), decoded, from the pending buffer or the file. */
+  private unitAt(queue: QueueState, atBytes: number): ConsumeQueueEntry {
+    assert(atBytes < queue.endBytes, 'unit must be below the end');
+    if (atBytes >= queue.pendingStartBytes) return readConsumeQueueEntry(queue.pending, atBytes - queue.pendingStartBytes);
+    const fileStart = atBytes - (atBytes % this.fileSizeBytes);
+    return readConsumeQueueEntry(this.readBytes(queue, fileStart, atBytes - fileStart, CQ_ENTRY_BYTES), 0);
+  }
+
   private readBytes(queue: QueueState, fileStart: number, position: number, lengthBytes: number): Buffer {
     const handle = this.handleOf(queue, fileStart, false);
     const buffer = Buffer.alloc(lengthBytes);
-    const readBytes = this.storage.pread(handle.file, buffer, 0, lengthBytes, position);
+    let readBytes: number;
+    try {
+      readBytes = this.storage.pread(handle.file, buffer, 0, lengthBytes, position);
+    } catch (error) {
+      throw ioError(`cannot read consume queue file ${handle.file.path}`, error, 'other');
+    }
     if (readBytes !== lengthBytes) {
       throw new StoreError(
         'E_STORE_CORRUPT',
@@ -237,7 +401,10 @@ export class ConsumeQueueStore {
     return (this.queueOf(topic, queueId, false)?.endBytes ?? 0) / CQ_ENTRY_BYTES;
   }
 
-  /** First readable queue offset (RocketMQ minLogicOffset / 20); 0 for an unknown queue. */
+  /**
+   * First readable queue offset (RocketMQ minLogicOffset / 20, moved up by correctMinOffset in
+   * deleteExpiredFiles); 0 for an unknown queue.
+   */
   minQueueOffset(topic: string, queueId: number): number {
     return (this.queueOf(topic, queueId, false)?.minBytes ?? 0) / CQ_ENTRY_BYTES;
   }
@@ -247,18 +414,51 @@ export class ConsumeQueueStore {
     return this.queueOf(topic, queueId, false)?.maxPhysicalOffset ?? -1;
   }
 
-  /** Every queue that has files, as [topic, queueId]. */
+  /** Every queue that has files or pending units, as [topic, queueId]. */
   queues(): Array<[string, number]> {
     const result: Array<[string, number]> = [];
     for (const queue of this.queueTable.values()) {
-      if (queue.fileStarts.length > 0) result.push([queue.topic, queue.queueId]);
+      if (queue.fileStarts.length > 0 || queue.endBytes > queue.pendingStartBytes) result.push([queue.topic, queue.queueId]);
     }
     return result;
   }
 
+  /** Number of queues that have files or pending units. */
+  queueCount(): number {
+    return this.queues().length;
+  }
+
+  /** Files of a queue on disk now (0 for an unknown queue). */
+  fileCountOf(topic: string, queueId: number): number {
+    return this.queueOf(topic, queueId, false)?.fileStarts.length ?? 0;
+  }
+
+  /**
+   * Every queue whose min or max queue offset changed since the previous call (through load,
+   * put, truncateAfter, deleteExpiredFiles or deleteQueue), with its current values; a queue
+   * deleted since reports 0 and 0. Clears the set.
+   */
+  takeChanged(): ConsumeQueueChange[] {
+    const changes: ConsumeQueueChange[] = [];
+    for (const [key, queue] of this.changedQueues) {
+      const current = this.queueTable.get(key);
+      changes.push({
+        topic: queue.topic,
+        queueId: queue.queueId,
+        minQueueOffset: (current?.minBytes ?? 0) / CQ_ENTRY_BYTES,
+        maxQueueOffset: (current?.endBytes ?? 0) / CQ_ENTRY_BYTES,
+      });
+    }
+    this.changedQueues.clear();
+    return changes;
+  }
+
   // ---------------------------------------------------------------- loading and recovery
 
-  /** Finds every queue under rootDir and recovers it (RocketMQ ConsumeQueue.load + recover). */
+  /**
+   * Finds every queue under rootDir and recovers it (RocketMQ ConsumeQueue.load + recover).
+   * Every loaded queue is reported once by the next takeChanged().
+   */
   load(): ConsumeQueueLoadSummary {
     this.assertOpen();
     assert(this.queueTable.size === 0, 'load() runs once, before any put');
@@ -271,12 +471,13 @@ export class ConsumeQueueStore {
         if (queue === null) continue;
         if (this.recover(queue)) summary.repairedQueueCount += 1;
         if (queue.fileStarts.length === 0) {
-          this.queueTable.delete(queueKey(topic, queue.queueId));
+          this.queueTable.delete(queue.key);
           continue;
         }
         summary.queueCount += 1;
         summary.fileCount += queue.fileStarts.length;
         summary.entryCount += (queue.endBytes - queue.minBytes) / CQ_ENTRY_BYTES;
+        this.changedQueues.set(queue.key, queue);
       }
     }
     return summary;
@@ -290,7 +491,7 @@ export class ConsumeQueueStore {
       if (start !== null) starts.push(start);
     }
     if (starts.length === 0) {
-      this.queueTable.delete(queueKey(topic, queueId));
+      this.queueTable.delete(queue.key);
       return null;
     }
     starts.sort((a, b) => a - b);
@@ -328,6 +529,7 @@ export class ConsumeQueueStore {
       }
     }
     queue.endBytes = endBytes;
+    queue.pendingStartBytes = endBytes;
     queue.minBytes = Math.min(queue.minBytes, endBytes);
     queue.maxPhysicalOffset = maxPhysicalOffset >= 0 ? maxPhysicalOffset : this.lastRealUnitEnd(queue);
     const deleted = this.cutAt(queue, endBytes, stoppedOnDamage);
@@ -363,9 +565,9 @@ export class ConsumeQueueStore {
 
   /** physicalOffset + sizeBytes of the last real unit below the end, −1 if none. */
   private lastRealUnitEnd(queue: QueueState): number {
-    for (let atBytes = queue.endBytes - CQ_ENTRY_BYTES; atBytes >= queue.minBytes; atBytes -= CQ_ENTRY_BYTES) {
-      const fileStart = atBytes - (atBytes % this.fileSizeBytes);
-      const entry = readConsumeQueueEntry(this.readBytes(queue, fileStart, atBytes - fileStart, CQ_ENTRY_BYTES), 0);
+    const lowBytes = Math.max(queue.minBytes, queue.fileStarts[0] ?? 0);
+    for (let atBytes = queue.endBytes - CQ_ENTRY_BYTES; atBytes >= lowBytes; atBytes -= CQ_ENTRY_BYTES) {
+      const entry = this.unitAt(queue, atBytes);
       if (consumeQueueEntryKind(entry) === 'unit') return entry.physicalOffset + entry.sizeBytes;
       if (consumeQueueEntryKind(entry) !== 'filler') break;
     }
@@ -378,6 +580,7 @@ export class ConsumeQueueStore {
    * file to sparse zeros (shrink then regrow), so garbage never reads as data after a later put.
    */
   private cutAt(queue: QueueState, endBytes: number, zeroTail: boolean): boolean {
+    assert(queue.pendingStartBytes >= queue.endBytes, 'cut only a committed queue');
     let deleted = false;
     while (queue.fileStarts.length > 1 && lastOf(queue.fileStarts) >= endBytes) {
       this.deleteFile(queue, lastOf(queue.fileStarts));
@@ -386,40 +589,50 @@ export class ConsumeQueueStore {
     if (zeroTail) {
       const fileStart = lastOf(queue.fileStarts);
       const handle = this.handleOf(queue, fileStart, false);
+      handle.dirty = true;
       try {
         this.storage.truncate(handle.file, endBytes - fileStart);
         this.storage.truncate(handle.file, this.fileSizeBytes);
       } catch (error) {
         throw ioError(`cannot cut consume queue file ${handle.file.path}`, error, 'write');
       }
-      handle.dirty = true;
     }
     return deleted;
   }
 
+  /** Deletes the queue's first or last file (nothing else keeps the files contiguous). */
   private deleteFile(queue: QueueState, fileStart: number): void {
+    const isFirst = queue.fileStarts[0] === fileStart;
+    assert(isFirst || lastOf(queue.fileStarts) === fileStart, 'only the first or the last file is deleted');
     const file = path.join(queue.dir, segmentName(fileStart));
     const handle = this.openFiles.get(file);
     if (handle !== undefined) {
       this.openFiles.delete(file);
-      this.storage.close(handle.file);
+      this.closeHandle(handle);
     }
-    this.storage.unlink(file);
+    // A deleted file needs no fdatasync; its directory entry's removal is synced by flush().
+    this.dirtyClosed.delete(file);
+    try {
+      this.storage.unlink(file);
+    } catch (error) {
+      throw ioError(`cannot delete consume queue file ${file}`, error, 'other');
+    }
     this.dirsToSync.add(queue.dir);
-    assert(lastOf(queue.fileStarts) === fileStart, 'only the last file is deleted');
-    queue.fileStarts.pop();
+    if (isFirst) queue.fileStarts.shift();
+    else queue.fileStarts.pop();
   }
 
   // ---------------------------------------------------------------- truncation
 
   /**
    * RocketMQ truncateDirtyLogicFiles: drops every unit whose physicalOffset ≥ physicalOffset in
-   * every queue, so no queue points past the CommitLog's recovered end. Returns the number of
-   * units dropped.
+   * every queue, so no queue points past the CommitLog's recovered end. Commits first. Returns
+   * the number of units dropped.
    */
   truncateAfter(physicalOffset: number): number {
     this.assertOpen();
     assert(Number.isSafeInteger(physicalOffset) && physicalOffset >= 0, 'physicalOffset must be a safe integer ≥ 0');
+    this.commit();
     let droppedCount = 0;
     for (const [key, queue] of this.queueTable) {
       // Physical offsets increase along a queue: if the last unit ends at or before the cut,
@@ -428,6 +641,7 @@ export class ConsumeQueueStore {
       const endBytes = this.firstUnitAtOrAfter(queue, physicalOffset);
       droppedCount += (queue.endBytes - endBytes) / CQ_ENTRY_BYTES;
       if (endBytes === queue.endBytes) continue;
+      this.changedQueues.set(key, queue);
       const isFileStart = endBytes % this.fileSizeBytes === 0;
       if (isFileStart && endBytes <= queue.fileStarts[0]!) {
         // Nothing left: delete every file; a later put starts the queue afresh.
@@ -436,6 +650,7 @@ export class ConsumeQueueStore {
         continue;
       }
       queue.endBytes = endBytes;
+      queue.pendingStartBytes = endBytes;
       queue.minBytes = Math.min(queue.minBytes, endBytes);
       this.cutAt(queue, endBytes, !isFileStart);
       queue.maxPhysicalOffset = this.lastRealUnitEnd(queue);
@@ -443,43 +658,127 @@ export class ConsumeQueueStore {
     return droppedCount;
   }
 
-  /** Byte position of the queue's first unit with physicalOffset ≥ the cut (binary search). */
+  /** Byte position of the queue's first readable unit with physicalOffset ≥ physicalOffset (binary search). */
   private firstUnitAtOrAfter(queue: QueueState, physicalOffset: number): number {
     let low = queue.minBytes / CQ_ENTRY_BYTES;
     let high = queue.endBytes / CQ_ENTRY_BYTES;
     while (low < high) {
       const middle = Math.floor((low + high) / 2);
-      const atBytes = middle * CQ_ENTRY_BYTES;
-      const fileStart = atBytes - (atBytes % this.fileSizeBytes);
-      const entry = readConsumeQueueEntry(this.readBytes(queue, fileStart, atBytes - fileStart, CQ_ENTRY_BYTES), 0);
-      if (entry.physicalOffset < physicalOffset) low = middle + 1;
+      if (this.unitAt(queue, middle * CQ_ENTRY_BYTES).physicalOffset < physicalOffset) low = middle + 1;
       else high = middle;
     }
     // A queue whose readable units were all cut keeps its filler head: cut right after it.
     return low * CQ_ENTRY_BYTES;
   }
 
+  // ---------------------------------------------------------------- retention and repair
+
+  /**
+   * RocketMQ CleanConsumeQueueService after the CommitLog's files below minPhysicalOffset were
+   * deleted: per queue, from the oldest file and never the last one, deletes every file whose
+   * last unit's physicalOffset < minPhysicalOffset, stopping at the first that is not; then
+   * correctMinOffset. Commits first. Returns the number of files deleted.
+   */
+  deleteExpiredFiles(minPhysicalOffset: number): number {
+    this.assertOpen();
+    assert(Number.isSafeInteger(minPhysicalOffset) && minPhysicalOffset >= 0, 'minPhysicalOffset must be a safe integer ≥ 0');
+    this.commit();
+    let deletedCount = 0;
+    for (const queue of this.queueTable.values()) {
+      deletedCount += this.deleteExpiredFilesOf(queue, minPhysicalOffset);
+      this.correctMinOffset(queue, minPhysicalOffset);
+    }
+    return deletedCount;
+  }
+
+  private deleteExpiredFilesOf(queue: QueueState, minPhysicalOffset: number): number {
+    let deletedCount = 0;
+    while (queue.fileStarts.length > 1) {
+      // Every file but the last is full, so its last unit sits at the file's end. A damaged
+      // one is compared as read: RocketMQ deletes unavailable files too.
+      const fileStart = queue.fileStarts[0]!;
+      const last = readConsumeQueueEntry(this.readBytes(queue, fileStart, this.fileSizeBytes - CQ_ENTRY_BYTES, CQ_ENTRY_BYTES), 0);
+      if (last.physicalOffset >= minPhysicalOffset) break;
+      this.deleteFile(queue, fileStart);
+      deletedCount += 1;
+    }
+    const firstBytes = queue.fileStarts[0]!;
+    if (queue.minBytes < firstBytes) {
+      queue.minBytes = Math.min(firstBytes, queue.endBytes);
+      this.changedQueues.set(queue.key, queue);
+    }
+    return deletedCount;
+  }
+
+  /**
+   * RocketMQ correctMinOffset: the min becomes the first unit with physicalOffset ≥
+   * minPhysicalOffset, or the end when even the last unit is below it. Never moves down.
+   */
+  private correctMinOffset(queue: QueueState, minPhysicalOffset: number): void {
+    if (queue.minBytes >= queue.endBytes) return;
+    // Early exit, as RocketMQ: the current min is still valid (one read per queue).
+    if (this.unitAt(queue, queue.minBytes).physicalOffset >= minPhysicalOffset) return;
+    const lastBytes = queue.endBytes - CQ_ENTRY_BYTES;
+    const minBytes = this.unitAt(queue, lastBytes).physicalOffset < minPhysicalOffset
+      ? queue.endBytes
+      : this.firstUnitAtOrAfter(queue, minPhysicalOffset);
+    assert(minBytes > queue.minBytes, 'the min only moves up');
+    queue.minBytes = minBytes;
+    this.changedQueues.set(queue.key, queue);
+  }
+
+  /**
+   * Deletes every file of the queue and its directory, drops its pending units and forgets it;
+   * a later put starts it afresh (as if it had never existed). Nothing for an unknown queue.
+   */
+  deleteQueue(topic: string, queueId: number): void {
+    this.assertOpen();
+    assertQueueId(queueId);
+    const queue = this.queueOf(topic, queueId, false);
+    if (queue === undefined) return;
+    if (this.pendingQueues.delete(queue)) this.pendingBytesTotal -= queue.endBytes - queue.pendingStartBytes;
+    queue.pendingStartBytes = queue.endBytes;
+    // File by file first, so open handles are closed and dirty ones forgotten.
+    const hadFiles = queue.fileStarts.length > 0;
+    while (queue.fileStarts.length > 0) this.deleteFile(queue, lastOf(queue.fileStarts));
+    try {
+      this.storage.removeTree(queue.dir);
+    } catch (error) {
+      throw ioError(`cannot delete consume queue directory ${queue.dir}`, error, 'other');
+    }
+    this.dirsToSync.delete(queue.dir);
+    // A queue that never reached the disk may have no topic directory either.
+    if (hadFiles) this.dirsToSync.add(path.dirname(queue.dir));
+    this.queueTable.delete(queue.key);
+    this.changedQueues.set(queue.key, queue);
+  }
+
   // ---------------------------------------------------------------- durability and handles
 
-  /** fdatasyncs every file written since the last flush, then the directories that changed. */
+  /**
+   * Commits, then fdatasyncs every file written since the last flush (open ones, and ones the
+   * LRU closed since: reopened one at a time), then the directories that changed.
+   */
   flush(): void {
     this.assertOpen();
+    this.commit();
     for (const handle of this.openFiles.values()) this.syncHandle(handle);
+    this.syncDirtyClosed();
     for (const dir of this.dirsToSync) {
       try {
         this.storage.fsyncDir(dir);
       } catch (error) {
         throw ioError(`cannot fsync directory ${dir}`, error, 'fsync');
       }
+      this.dirsToSync.delete(dir);
     }
-    this.dirsToSync.clear();
   }
 
-  /** Flushes and closes every handle. */
+  /** Commits, flushes and closes every handle. */
   close(): void {
     if (this.closed) return;
     this.flush();
-    for (const handle of this.openFiles.values()) this.storage.close(handle.file);
+    for (const handle of this.openFiles.values()) this.closeHandle(handle);
     this.openFiles.clear();
     this.closed = true;
   }
@@ -487,6 +786,44 @@ export class ConsumeQueueStore {
   /** Number of handles open now (≤ openFilesMax). */
   openFileCount(): number {
     return this.openFiles.size;
+  }
+
+  /** Files written but not fdatasynced whose handles the LRU has closed (flush() syncs them). */
+  dirtyClosedCount(): number {
+    return this.dirtyClosed.size;
+  }
+
+  /**
+   * fdatasync of files whose dirty handles were evicted, through a fresh descriptor. Since
+   * Linux 4.13 (errseq) a writeback error is reported to a descriptor opened after it happened
+   * as long as no one has seen it yet, so a reopened fdatasync still surfaces it.
+   */
+  private syncDirtyClosed(): void {
+    if (this.dirtyClosed.size === 0) return;
+    // The temporary descriptor takes one LRU slot, so the process stays within openFilesMax.
+    // Every open handle was synced just before, so the one evicted here is clean.
+    if (this.openFiles.size >= this.openFilesMax) this.evictOldest();
+    for (const file of this.dirtyClosed) {
+      let opened: StorageFile;
+      try {
+        opened = this.storage.open(file, false);
+      } catch (error) {
+        // Deleted since (by this store's retention or truncation, or by hand): nothing to sync.
+        if ((error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+          this.dirtyClosed.delete(file);
+          continue;
+        }
+        throw ioError(`cannot open consume queue file ${file} to fdatasync it`, error, 'fsync');
+      }
+      try {
+        this.storage.fdatasync(opened);
+      } catch (error) {
+        throw ioError(`cannot fdatasync consume queue file ${file}`, error, 'fsync');
+      } finally {
+        this.storage.close(opened);
+      }
+      this.dirtyClosed.delete(file);
+    }
   }
 
   private syncHandle(handle: OpenFile): void {
@@ -499,6 +836,22 @@ export class ConsumeQueueStore {
     handle.dirty = false;
   }
 
+  private closeHandle(handle: OpenFile): void {
+    try {
+      this.storage.close(handle.file);
+    } catch (error) {
+      throw ioError(`cannot close consume queue file ${handle.file.path}`, error, 'other');
+    }
+  }
+
+  /** Closes the least recently used handle without syncing it; a dirty one is remembered. */
+  private evictOldest(): void {
+    const [oldestPath, oldest] = this.openFiles.entries().next().value as [string, OpenFile];
+    this.openFiles.delete(oldestPath);
+    if (oldest.dirty) this.dirtyClosed.add(oldestPath);
+    this.closeHandle(oldest);
+  }
+
   private handleOf(queue: QueueState, fileStart: number, create: boolean): OpenFile {
     const file = path.join(queue.dir, segmentName(fileStart));
     const cached = this.openFiles.get(file);
@@ -507,19 +860,15 @@ export class ConsumeQueueStore {
       this.openFiles.set(file, cached);
       return cached;
     }
-    while (this.openFiles.size >= this.openFilesMax) {
-      const [oldestPath, oldest] = this.openFiles.entries().next().value as [string, OpenFile];
-      this.syncHandle(oldest);
-      this.openFiles.delete(oldestPath);
-      this.storage.close(oldest.file);
-    }
+    while (this.openFiles.size >= this.openFilesMax) this.evictOldest();
     let opened: StorageFile;
     try {
       opened = this.storage.open(file, create);
     } catch (error) {
       throw ioError(`cannot open consume queue file ${file}`, error, create ? 'create-segment' : 'other');
     }
-    const handle: OpenFile = { file: opened, dirty: false };
+    // A file evicted dirty is dirty again under its new handle: one fdatasync covers both.
+    const handle: OpenFile = { file: opened, dirty: this.dirtyClosed.delete(file) };
     this.openFiles.set(file, handle);
     assert(this.openFiles.size <= this.openFilesMax);
     return handle;
@@ -533,6 +882,7 @@ export class ConsumeQueueStore {
     if (queue === undefined && create) {
       assertTopic(topic);
       queue = {
+        key,
         topic,
         queueId,
         dir: path.join(this.rootDir, topic, String(queueId)),
@@ -540,6 +890,9 @@ export class ConsumeQueueStore {
         minBytes: 0,
         endBytes: 0,
         maxPhysicalOffset: -1,
+        pendingStartBytes: 0,
+        pending: EMPTY_BUFFER,
+        fillerBytes: 0,
       };
       this.queueTable.set(key, queue);
     }
@@ -561,9 +914,16 @@ function assertQueueId(queueId: number): void {
   assert(queueId >= 0 && queueId <= 2147483647, 'queueId must be an int32 ≥ 0');
 }
 
-/** The topic is used as a directory name as-is (RocketMQ); it must be one path component. */
+/** Longest file name on ext4, xfs, btrfs and apfs, in bytes. */
+const DIR_NAME_BYTES_MAX = 255;
+
+/**
+ * The topic is used as a directory name as-is (RocketMQ); it must be one path component and
+ * fit in a file name. Checked once per queue, when the store first meets it.
+ */
 function assertTopic(topic: string): void {
   assert(topic.length > 0, 'topic must not be empty');
+  assert(Buffer.byteLength(topic, 'utf8') <= DIR_NAME_BYTES_MAX, 'topic must fit in a directory name (255 UTF-8 bytes)');
   assert(topic !== '.' && topic !== '..', 'topic must not be . or ..');
   assert(!topic.includes('/') && !topic.includes('\\') && !topic.includes('\u0000'), 'topic must be one path component');
 }

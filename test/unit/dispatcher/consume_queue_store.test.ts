@@ -1,5 +1,5 @@
-// Goal: ConsumeQueueStore writes, rolls, reloads, truncates and reads RocketMQ consume queue files with bounded handles.
-// Method: real files through FsStorage in a fresh temp dir per test; bytes compared with the codec and the .md example.
+// Goal: ConsumeQueueStore batches, writes, rolls, reloads, truncates, expires and reads RocketMQ consume queue files with bounded handles.
+// Method: real files through FsStorage (wrapped to count writes, syncs and handles) in a fresh temp dir per test; bytes checked by hand, with the codec and the .md example.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,6 +35,52 @@ function unit(physicalOffset: number, sizeBytes = 100, tagsCode = 7): ConsumeQue
 
 function open(rootDir: string, fileSizeBytes = 200, openFilesMax = 256, storage = new FsStorage()): ConsumeQueueStore {
   return new ConsumeQueueStore(storage, { rootDir, fileSizeBytes, openFilesMax });
+}
+
+/** FsStorage that records pwritev calls, fdatasyncs and open handles, and can fail one pwritev. */
+class CountingStorage extends FsStorage {
+  readonly pwrites: Array<{ file: string; position: number; lengthBytes: number; iovecs: number }> = [];
+  readonly syncs: string[] = [];
+  openNow = 0;
+  openPeak = 0;
+  /** The next pwritev on a path containing this throws EIO (once). */
+  failNextPwritevOn: string | null = null;
+  private readonly realSync: boolean;
+
+  constructor(options: { realSync: boolean } = { realSync: true }) {
+    super();
+    this.realSync = options.realSync;
+  }
+
+  override open(file: string, create: boolean): StorageFile {
+    const handle = super.open(file, create);
+    this.openPeak = Math.max(this.openPeak, ++this.openNow);
+    return handle;
+  }
+
+  override close(file: StorageFile): void {
+    this.openNow -= 1;
+    super.close(file);
+  }
+
+  override pwritev(file: StorageFile, buffers: readonly Uint8Array[], position: number): void {
+    if (this.failNextPwritevOn !== null && file.path.includes(this.failNextPwritevOn)) {
+      this.failNextPwritevOn = null;
+      throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+    }
+    const lengthBytes = buffers.reduce((sum, buffer) => sum + buffer.byteLength, 0);
+    this.pwrites.push({ file: file.path, position, lengthBytes, iovecs: buffers.length });
+    super.pwritev(file, buffers, position);
+  }
+
+  override fdatasync(file: StorageFile): void {
+    this.syncs.push(file.path);
+    if (this.realSync) super.fdatasync(file);
+  }
+}
+
+function queueFile(rootDir: string, topic: string, queueId: number, fileStart: number): string {
+  return path.join(rootDir, topic, String(queueId), String(fileStart).padStart(20, '0'));
 }
 
 test('units written to several topics and queues read back in order', () => {
@@ -190,25 +236,8 @@ test('a fresh queue file is sparse: allocated blocks far below its size', () => 
 
 test('1000 topics × 8 queues with 64 open files write and read back without EMFILE', () => {
   withTempDir((rootDir) => {
-    // Counts handles and syncs; fdatasync is skipped so 8000 LRU closes stay fast on any disk.
-    let openNow = 0;
-    let openMax = 0;
-    let syncCount = 0;
-    const storage = new FsStorage();
-    const openReal = storage.open.bind(storage);
-    const closeReal = storage.close.bind(storage);
-    storage.open = (file: string, create: boolean): StorageFile => {
-      const handle = openReal(file, create);
-      openMax = Math.max(openMax, ++openNow);
-      return handle;
-    };
-    storage.close = (file: StorageFile): void => {
-      openNow -= 1;
-      closeReal(file);
-    };
-    storage.fdatasync = (): void => {
-      syncCount += 1;
-    };
+    // Counts handles and syncs; fdatasync is skipped so 8000 syncs stay fast on any disk.
+    const storage = new CountingStorage({ realSync: false });
     storage.fsyncDir = (): void => {};
     const store = open(rootDir, 200, 64, storage);
     let physicalOffset = 0;
@@ -219,16 +248,21 @@ test('1000 topics × 8 queues with 64 open files write and read back without EMF
           physicalOffset += 50;
         }
       }
+      store.commit();
     }
-    assert.ok(openMax <= 64, `open handles peaked at ${openMax}`);
-    assert.ok(syncCount >= 8000 - 64, 'a written file is synced before the LRU closes it');
+    assert.ok(storage.openPeak <= 64, `open handles peaked at ${storage.openPeak}`);
+    assert.equal(storage.syncs.length, 0, 'the LRU closes written files without syncing them');
+    assert.equal(store.dirtyClosedCount(), 8000 - 64);
     for (let topic = 0; topic < 1000; topic += 37) {
       const entries = store.read(`Topic${topic}`, 5, 0, 10);
       assert.equal(entries.length, 2);
       assert.equal(entries[1]!.tagsCode, topic);
     }
     store.close();
-    assert.equal(openNow, 0);
+    assert.equal(storage.syncs.length, 8000, 'close syncs every written file exactly once');
+    assert.equal(new Set(storage.syncs).size, 8000);
+    assert.ok(storage.openPeak <= 64, `open handles peaked at ${storage.openPeak} during flush`);
+    assert.equal(storage.openNow, 0);
     const reopened = open(rootDir, 200, 64, storage);
     assert.equal(reopened.load().queueCount, 8000);
     assert.equal(reopened.maxQueueOffset('Topic999', 7), 2);
@@ -249,5 +283,418 @@ test('the first 60 bytes of a 3-unit file equal the worked example in consume_qu
     const file = fs.readFileSync(path.join(rootDir, 'FooBar', '0', '00000000000000000000'));
     assert.equal(file.subarray(0, 60).toString('hex'), hex);
     assert.ok(file.subarray(60).every((byte) => byte === 0));
+  });
+});
+
+test('put writes nothing; commit writes each queue with one pwritev and max offsets move at put', () => {
+  withTempDir((rootDir) => {
+    const storage = new CountingStorage();
+    const store = open(rootDir, 2000, 256, storage);
+    for (let n = 0; n < 10; n++) {
+      for (let queueId = 0; queueId < 5; queueId++) store.put('T', queueId, n, unit((n * 5 + queueId) * 100));
+    }
+    assert.equal(storage.pwrites.length, 0);
+    assert.equal(fs.existsSync(rootDir), false, 'no file or directory before the first commit');
+    assert.equal(store.maxQueueOffset('T', 4), 10);
+    assert.equal(store.maxPhysicalOffsetOf('T', 4), 5000);
+    assert.equal(store.pendingBytes(), 50 * CQ_ENTRY_BYTES);
+    assert.equal(store.queueCount(), 5);
+    store.commit();
+    assert.equal(store.pendingBytes(), 0);
+    assert.deepEqual(
+      storage.pwrites.map((write) => [path.basename(path.dirname(write.file)), write.position, write.lengthBytes]).sort(),
+      [0, 1, 2, 3, 4].map((queueId) => [String(queueId), 0, 200]),
+    );
+    store.commit();
+    assert.equal(storage.pwrites.length, 5, 'a commit with nothing pending writes nothing');
+    for (let queueId = 0; queueId < 5; queueId++) store.put('T', queueId, 10, unit((50 + queueId) * 100));
+    store.put('T', 2, 11, unit(6000));
+    store.commit();
+    const second = storage.pwrites.slice(5);
+    assert.equal(second.length, 5);
+    assert.deepEqual(second.find((write) => write.file === queueFile(rootDir, 'T', 2, 0)), { file: queueFile(rootDir, 'T', 2, 0), position: 200, lengthBytes: 40, iovecs: 1 });
+    const bytes = fs.readFileSync(queueFile(rootDir, 'T', 2, 0));
+    for (let n = 0; n < 11; n++) assert.deepEqual(readConsumeQueueEntry(bytes, n * CQ_ENTRY_BYTES), unit((n * 5 + 2) * 100));
+    assert.deepEqual(readConsumeQueueEntry(bytes, 11 * CQ_ENTRY_BYTES), unit(6000));
+    assert.ok(bytes.subarray(12 * CQ_ENTRY_BYTES).every((byte) => byte === 0));
+    store.close();
+  });
+});
+
+test('read, get and lastUnit see pending units on both sides of the committed end', () => {
+  withTempDir((rootDir) => {
+    const storage = new CountingStorage();
+    const store = open(rootDir, 200, 256, storage);
+    for (let n = 0; n < 7; n++) store.put('T', 0, n, unit(n * 100, 100, n));
+    store.commit();
+    for (let n = 7; n < 15; n++) store.put('T', 0, n, unit(n * 100, 100, n));
+    const writes = storage.pwrites.length;
+    assert.deepEqual(store.read('T', 0, 0, 100), Array.from({ length: 15 }, (_, n) => unit(n * 100, 100, n)));
+    assert.deepEqual(store.read('T', 0, 5, 4), [5, 6, 7, 8].map((n) => unit(n * 100, 100, n)));
+    assert.deepEqual(store.get('T', 0, 14), unit(1400, 100, 14));
+    assert.equal(store.get('T', 0, 15), null);
+    assert.deepEqual(store.lastUnit('T', 0), { queueOffset: 14, entry: unit(1400, 100, 14) });
+    assert.equal(storage.pwrites.length, writes, 'reads are served from the pending buffer, not by committing');
+    assert.equal(fs.readdirSync(path.join(rootDir, 'T', '0')).length, 1, 'the second file is not created before the commit');
+    store.flush();
+    assert.deepEqual(store.read('T', 0, 0, 100), Array.from({ length: 15 }, (_, n) => unit(n * 100, 100, n)));
+    assert.equal(store.lastUnit('T', 0)!.queueOffset, 14);
+    assert.equal(store.lastUnit('nope', 0), null);
+    store.close();
+  });
+});
+
+test('a pending run crossing file ends is split into one pwritev per file and creates each next file sparse', () => {
+  withTempDir((rootDir) => {
+    const storage = new CountingStorage();
+    const store = open(rootDir, 200, 256, storage);
+    for (let n = 0; n < 5; n++) store.put('T', 0, n, unit(n * 100));
+    store.commit();
+    for (let n = 5; n < 25; n++) store.put('T', 0, n, unit(n * 100));
+    store.commit();
+    assert.deepEqual(storage.pwrites.slice(1).map(({ file, position, lengthBytes }) => [path.basename(file), position, lengthBytes]), [
+      ['00000000000000000000', 100, 100],
+      ['00000000000000000200', 0, 200],
+      ['00000000000000000400', 0, 100],
+    ]);
+    for (const start of [0, 200, 400]) assert.equal(fs.statSync(queueFile(rootDir, 'T', 0, start)).size, 200);
+    store.close();
+    const reopened = open(rootDir, 200);
+    reopened.load();
+    assert.deepEqual(reopened.read('T', 0, 0, 100), Array.from({ length: 25 }, (_, n) => unit(n * 100)));
+    reopened.close();
+  });
+});
+
+test('a first put deep into a large file writes the filler and the unit with one pwritev', () => {
+  withTempDir((rootDir) => {
+    const storage = new CountingStorage();
+    const store = open(rootDir, MAPPED_FILE_SIZE_CONSUME_QUEUE_DEFAULT, 256, storage);
+    const queueOffset = 300000 + 250000;
+    store.put('T', 0, queueOffset, unit(77000));
+    store.put('T', 0, queueOffset + 1, unit(77100));
+    assert.equal(store.minQueueOffset('T', 0), queueOffset);
+    store.commit();
+    assert.equal(storage.pwrites.length, 1);
+    assert.equal(storage.pwrites[0]!.position, 0);
+    assert.equal(storage.pwrites[0]!.lengthBytes, (250000 + 2) * CQ_ENTRY_BYTES);
+    assert.ok(storage.pwrites[0]!.iovecs > 1, 'the filler is repeated iovecs of one shared buffer');
+    assert.equal(path.basename(storage.pwrites[0]!.file), '00000000000006000000');
+    store.close();
+    const bytes = fs.readFileSync(queueFile(rootDir, 'T', 0, MAPPED_FILE_SIZE_CONSUME_QUEUE_DEFAULT));
+    assert.equal(readConsumeQueueEntry(bytes, 0).sizeBytes, CQ_FILLER_SIZE_BYTES);
+    assert.equal(readConsumeQueueEntry(bytes, (250000 - 1) * CQ_ENTRY_BYTES).sizeBytes, CQ_FILLER_SIZE_BYTES);
+    assert.deepEqual(readConsumeQueueEntry(bytes, 250000 * CQ_ENTRY_BYTES), unit(77000));
+    const reopened = open(rootDir, MAPPED_FILE_SIZE_CONSUME_QUEUE_DEFAULT);
+    reopened.load();
+    assert.equal(reopened.minQueueOffset('T', 0), queueOffset);
+    assert.equal(reopened.maxQueueOffset('T', 0), queueOffset + 2);
+    reopened.close();
+  });
+});
+
+test('evicting a written handle does not fsync it; flush syncs every evicted file once within the handle budget', () => {
+  withTempDir((rootDir) => {
+    const storage = new CountingStorage();
+    const store = open(rootDir, 200, 2, storage);
+    for (let queueId = 0; queueId < 10; queueId++) store.put('T', queueId, 0, unit(queueId * 100));
+    store.commit();
+    assert.equal(storage.syncs.length, 0);
+    assert.equal(store.openFileCount(), 2);
+    assert.equal(store.dirtyClosedCount(), 8);
+    store.flush();
+    assert.deepEqual([...storage.syncs].sort(), Array.from({ length: 10 }, (_, queueId) => queueFile(rootDir, 'T', queueId, 0)).sort());
+    assert.ok(storage.openPeak <= 2, `open handles peaked at ${storage.openPeak}`);
+    assert.equal(store.dirtyClosedCount(), 0);
+    store.flush();
+    assert.equal(storage.syncs.length, 10, 'nothing written since: nothing to sync');
+    // A file evicted dirty and reopened (here by a read) is synced once, through its new handle.
+    store.put('T', 0, 1, unit(1000));
+    store.commit();
+    for (let queueId = 1; queueId < 4; queueId++) store.read('T', queueId, 0, 1);
+    assert.equal(store.dirtyClosedCount(), 1);
+    store.read('T', 0, 0, 1);
+    assert.equal(store.dirtyClosedCount(), 0);
+    store.flush();
+    assert.deepEqual(storage.syncs.slice(10), [queueFile(rootDir, 'T', 0, 0)]);
+    store.close();
+  });
+});
+
+test('flush skips an evicted dirty file that was deleted since', () => {
+  withTempDir((rootDir) => {
+    const storage = new CountingStorage();
+    const store = open(rootDir, 200, 1, storage);
+    store.put('T', 0, 0, unit(0));
+    store.put('T', 1, 0, unit(100));
+    store.commit();
+    assert.equal(store.dirtyClosedCount(), 1);
+    fs.rmSync(queueFile(rootDir, 'T', 0, 0));
+    store.flush();
+    assert.equal(store.dirtyClosedCount(), 0);
+    assert.deepEqual(storage.syncs, [queueFile(rootDir, 'T', 1, 0)]);
+    store.close();
+  });
+});
+
+test('300 queues with openFilesMax 8: one pwritev per queue per commit, bounded handles, all synced and reloaded', () => {
+  withTempDir((rootDir) => {
+    const storage = new CountingStorage({ realSync: false });
+    const store = open(rootDir, 200, 8, storage);
+    let physicalOffset = 0;
+    for (let round = 0; round < 3; round++) {
+      const writes = storage.pwrites.length;
+      for (let n = round * 4; n < round * 4 + 4; n++) {
+        for (let queueId = 0; queueId < 300; queueId++) {
+          store.put(`T${queueId % 7}`, queueId, n, unit(physicalOffset, 10, queueId));
+          physicalOffset += 10;
+        }
+      }
+      store.commit();
+      // Rounds of 4 units in files of 10: round 2 (units 8..11) crosses into a second file.
+      assert.equal(storage.pwrites.length - writes, round === 2 ? 600 : 300);
+      assert.ok(store.openFileCount() <= 8);
+    }
+    assert.equal(storage.syncs.length, 0);
+    store.flush();
+    assert.equal(storage.syncs.length, 600);
+    assert.equal(new Set(storage.syncs).size, 600);
+    assert.ok(storage.openPeak <= 8, `open handles peaked at ${storage.openPeak}`);
+    assert.equal(store.queueCount(), 300);
+    store.close();
+    assert.equal(storage.openNow, 0);
+    const reopened = open(rootDir, 200, 8, storage);
+    assert.deepEqual(reopened.load(), { queueCount: 300, fileCount: 600, entryCount: 3600, repairedQueueCount: 0 });
+    const entries = reopened.read('T5', 299, 0, 100);
+    assert.equal(entries.length, 12);
+    assert.ok(entries.every((entry) => entry.tagsCode === 299));
+    reopened.close();
+  });
+});
+
+test('takeChanged reports each changed queue once with its current min and max, then clears', () => {
+  withTempDir((rootDir) => {
+    const store = open(rootDir, 200);
+    store.put('A', 0, 0, unit(0));
+    store.put('A', 0, 1, unit(100));
+    store.put('B', 1, 5, unit(200));
+    const byName = (changes: ReturnType<ConsumeQueueStore['takeChanged']>): string[] =>
+      changes.map((c) => `${c.topic}/${c.queueId} ${c.minQueueOffset}..${c.maxQueueOffset}`).sort();
+    assert.deepEqual(byName(store.takeChanged()), ['A/0 0..2', 'B/1 5..6']);
+    assert.deepEqual(store.takeChanged(), []);
+    assert.equal(store.put('A', 0, 1, unit(100)), 'duplicate');
+    store.commit();
+    assert.deepEqual(store.takeChanged(), [], 'a duplicate or a commit changes no offset');
+    store.put('A', 0, 2, unit(300));
+    store.put('C', 0, 0, unit(400));
+    assert.deepEqual(byName(store.takeChanged()), ['A/0 0..3', 'C/0 0..1']);
+    assert.equal(store.truncateAfter(300), 2);
+    assert.deepEqual(byName(store.takeChanged()), ['A/0 0..2', 'C/0 0..0']);
+    store.deleteQueue('B', 1);
+    assert.deepEqual(byName(store.takeChanged()), ['B/1 0..0']);
+    store.put('A', 0, 2, unit(300));
+    store.close();
+    const reopened = open(rootDir, 200);
+    reopened.load();
+    assert.deepEqual(byName(reopened.takeChanged()), ['A/0 0..3']);
+    assert.deepEqual(reopened.takeChanged(), []);
+    reopened.close();
+  });
+});
+
+test('deleteExpiredFiles deletes expired files from the oldest, keeps the last, and corrects min offsets', () => {
+  withTempDir((rootDir) => {
+    const store = open(rootDir, 200);
+    // A: 35 units at 0, 100, …, 3400 in files 0, 200, 400, 600 (10 units each, the last holds 5).
+    for (let n = 0; n < 35; n++) store.put('A', 0, n, unit(n * 100));
+    // B: 12 units at 5000.. in files 0 and 200, all below the new CommitLog min.
+    for (let n = 0; n < 12; n++) store.put('B', 0, n, unit(5000 + n * 10, 10));
+    // C: one file whose units straddle the min: offsets 0, 1000, …, 9000, min lands between.
+    for (let n = 0; n < 10; n++) store.put('C', 0, n, unit(n * 1000));
+    store.takeChanged();
+
+    assert.equal(store.deleteExpiredFiles(1500), 1, 'A loses file 0 (last unit 900); its file 200 ends at 1900');
+    assert.deepEqual(fs.readdirSync(path.join(rootDir, 'A', '0')).sort(), ['00000000000000000200', '00000000000000000400', '00000000000000000600']);
+    assert.equal(store.minQueueOffset('A', 0), 15);
+    assert.equal(store.maxQueueOffset('A', 0), 35);
+    assert.deepEqual(store.read('A', 0, 10, 100), []);
+    assert.equal(store.get('A', 0, 14), null);
+    assert.deepEqual(store.get('A', 0, 15), unit(1500));
+    assert.equal(store.minQueueOffset('C', 0), 2);
+    assert.equal(store.fileCountOf('C', 0), 1);
+    assert.equal(store.minQueueOffset('B', 0), 0, 'B lies above 1500');
+
+    assert.equal(store.deleteExpiredFiles(100000), 2 + 1, 'A loses files 200 and 400, B its file 0');
+    assert.equal(store.fileCountOf('A', 0), 1, 'the last file is never deleted');
+    assert.equal(store.fileCountOf('B', 0), 1);
+    assert.equal(store.fileCountOf('C', 0), 1);
+    for (const topic of ['A', 'B', 'C']) {
+      assert.equal(store.minQueueOffset(topic, 0), store.maxQueueOffset(topic, 0), `${topic}: min = max`);
+      assert.equal(store.lastUnit(topic, 0), null);
+      assert.deepEqual(store.read(topic, 0, 0, 100), []);
+    }
+    assert.deepEqual(
+      store.takeChanged().map((c) => `${c.topic} ${c.minQueueOffset}..${c.maxQueueOffset}`).sort(),
+      ['A 35..35', 'B 12..12', 'C 10..10'],
+    );
+    assert.equal(store.put('B', 0, 12, unit(200000)), 'written');
+    assert.equal(store.minQueueOffset('B', 0), 12);
+    assert.deepEqual(store.read('B', 0, 12, 100), [unit(200000)]);
+    store.close();
+  });
+});
+
+test('deleteExpiredFiles stops at the first file that is not expired, and corrects the min again after a reload', () => {
+  withTempDir((rootDir) => {
+    const store = open(rootDir, 200);
+    for (let n = 0; n < 35; n++) store.put('A', 0, n, unit(n * 100));
+    store.close();
+    // Make file 0's last unit point far ahead: files 200 and 400 are expired but come after it.
+    const fd = fs.openSync(queueFile(rootDir, 'A', 0, 0), 'r+');
+    const far = Buffer.alloc(CQ_ENTRY_BYTES);
+    writeConsumeQueueEntry(far, 0, unit(900000));
+    fs.writeSync(fd, far, 0, CQ_ENTRY_BYTES, 180);
+    fs.closeSync(fd);
+
+    const reopened = open(rootDir, 200);
+    reopened.load();
+    assert.equal(reopened.deleteExpiredFiles(2500), 0);
+    assert.equal(reopened.fileCountOf('A', 0), 4);
+    assert.equal(reopened.minQueueOffset('A', 0), 25, 'the min still moves to the first unit at or past 2500');
+    reopened.close();
+
+    const again = open(rootDir, 200);
+    again.load();
+    assert.equal(again.minQueueOffset('A', 0), 0, 'load alone knows no CommitLog min');
+    assert.equal(again.deleteExpiredFiles(2500), 0);
+    assert.equal(again.minQueueOffset('A', 0), 25);
+    again.close();
+  });
+});
+
+test('deleteExpiredFiles sees pending units and leaves min alone when nothing expired', () => {
+  withTempDir((rootDir) => {
+    const store = open(rootDir, 200);
+    for (let n = 0; n < 25; n++) store.put('A', 0, n, unit(1000 + n * 100));
+    assert.equal(store.deleteExpiredFiles(1000), 0);
+    assert.equal(store.minQueueOffset('A', 0), 0);
+    assert.equal(store.deleteExpiredFiles(2050), 1);
+    assert.equal(store.minQueueOffset('A', 0), 11);
+    assert.equal(store.pendingBytes(), 0);
+    store.close();
+  });
+});
+
+test('lastUnit is the unit at max − 1; deleteQueue removes every file and a later put starts the queue afresh', () => {
+  withTempDir((rootDir) => {
+    const store = open(rootDir, 200);
+    for (let n = 0; n < 23; n++) store.put('T', 3, n, unit(n * 100, 100, n));
+    store.put('Pending', 0, 4, unit(9000));
+    store.put('Other', 0, 0, unit(9900));
+    store.commit();
+    for (let n = 23; n < 26; n++) store.put('T', 3, n, unit(n * 100, 100, n));
+    assert.deepEqual(store.lastUnit('T', 3), { queueOffset: 25, entry: unit(2500, 100, 25) });
+    store.commit();
+    assert.deepEqual(store.lastUnit('T', 3), { queueOffset: 25, entry: unit(2500, 100, 25) });
+
+    store.put('T', 3, 26, unit(2600));
+    store.deleteQueue('T', 3);
+    assert.equal(fs.existsSync(path.join(rootDir, 'T', '3')), false, 'files and directory gone');
+    assert.equal(store.maxQueueOffset('T', 3), 0);
+    assert.equal(store.maxPhysicalOffsetOf('T', 3), -1);
+    assert.equal(store.lastUnit('T', 3), null);
+    assert.deepEqual(store.read('T', 3, 0, 10), []);
+    assert.equal(store.queueCount(), 2);
+    store.deleteQueue('nope', 0);
+
+    assert.equal(store.put('T', 3, 40, unit(100)), 'written', 'a rebuilt queue may restart below the old max physical offset');
+    assert.equal(store.minQueueOffset('T', 3), 40);
+    store.flush();
+    assert.deepEqual(fs.readdirSync(path.join(rootDir, 'T', '3')), ['00000000000000000800']);
+    store.put('Pending', 0, 5, unit(9100));
+    store.deleteQueue('Pending', 0);
+    assert.equal(store.pendingBytes(), 0);
+    store.close();
+    assert.equal(fs.existsSync(path.join(rootDir, 'Pending', '0')), false);
+    const fresh = open(rootDir, 200);
+    fresh.put('Fresh', 0, 0, unit(0));
+    fresh.deleteQueue('Fresh', 0);
+    fresh.close();
+    assert.equal(fs.existsSync(path.join(rootDir, 'Fresh')), false, 'a queue deleted before its first commit never reaches the disk');
+
+    const reopened = open(rootDir, 200);
+    assert.equal(reopened.load().queueCount, 2);
+    assert.equal(reopened.minQueueOffset('T', 3), 40);
+    assert.deepEqual(reopened.lastUnit('T', 3), { queueOffset: 40, entry: unit(100) });
+    reopened.close();
+  });
+});
+
+test('units on disk are 20-byte big-endian int64 offset, int32 size, int64 tags code, in queue order', () => {
+  withTempDir((rootDir) => {
+    const store = open(rootDir, 200);
+    const entries = [unit(2 ** 40 + 3, 4096, -123456), unit(2 ** 40 + 4099, 17, 2 ** 33 + 5), unit(2 ** 40 + 4116, 2147483647 - 1, 0)];
+    for (const [n, entry] of entries.entries()) store.put('T', 0, n, entry);
+    store.commit();
+    store.put('T', 0, 3, unit(2 ** 41, 1, -1));
+    store.close();
+    const bytes = fs.readFileSync(queueFile(rootDir, 'T', 0, 0));
+    assert.equal(bytes.length, 200);
+    for (const [n, entry] of [...entries, unit(2 ** 41, 1, -1)].entries()) {
+      const at = n * 20;
+      assert.equal(bytes.readBigInt64BE(at), BigInt(entry.physicalOffset));
+      assert.equal(bytes.readInt32BE(at + 8), entry.sizeBytes);
+      assert.equal(bytes.readBigInt64BE(at + 12), BigInt(entry.tagsCode));
+    }
+    assert.equal(bytes.subarray(0, 20).toString('hex'), '0000010000000003' + '00001000' + 'fffffffffffe1dc0');
+    assert.ok(bytes.subarray(80).every((byte) => byte === 0));
+  });
+});
+
+test('a failed commit throws a typed error, keeps the units pending, and the next commit writes them', () => {
+  withTempDir((rootDir) => {
+    const storage = new CountingStorage();
+    const store = open(rootDir, 200, 256, storage);
+    for (let n = 0; n < 5; n++) store.put('A', 0, n, unit(n * 100));
+    store.commit();
+    for (let n = 5; n < 15; n++) store.put('A', 0, n, unit(n * 100));
+    for (let n = 0; n < 3; n++) store.put('B', 0, n, unit(5000 + n * 100));
+    storage.failNextPwritevOn = `${path.sep}00000000000000000200`;
+    assert.throws(
+      () => store.commit(),
+      (error: unknown) => error instanceof StoreError && error.code === 'E_STORE_IO' && /00000000000000000200/.test(error.message),
+    );
+    assert.ok(store.pendingBytes() >= 10 * CQ_ENTRY_BYTES, 'A keeps its units pending');
+    assert.equal(store.maxQueueOffset('A', 0), 15);
+    assert.deepEqual(store.read('A', 0, 0, 100), Array.from({ length: 15 }, (_, n) => unit(n * 100)));
+    store.commit();
+    assert.equal(store.pendingBytes(), 0);
+    store.close();
+    const reopened = open(rootDir, 200);
+    reopened.load();
+    assert.deepEqual(reopened.read('A', 0, 0, 100), Array.from({ length: 15 }, (_, n) => unit(n * 100)));
+    assert.deepEqual(reopened.read('B', 0, 0, 100), [0, 1, 2].map((n) => unit(5000 + n * 100)));
+    reopened.close();
+  });
+});
+
+test('close commits pending units and a closed store refuses commit', () => {
+  withTempDir((rootDir) => {
+    const store = open(rootDir, 200);
+    store.put('T', 0, 0, unit(0));
+    store.close();
+    assert.deepEqual(readConsumeQueueEntry(fs.readFileSync(queueFile(rootDir, 'T', 0, 0)), 0), unit(0));
+    assert.throws(() => store.commit(), (error: unknown) => error instanceof StoreError && error.code === 'E_STORE_CLOSED');
+  });
+});
+
+test('a topic that cannot be a directory name is refused at its first put, before any I/O', () => {
+  withTempDir((rootDir) => {
+    const store = open(rootDir, 200);
+    assert.throws(() => store.put('t'.repeat(256), 0, 0, unit(0)), /255 UTF-8 bytes/);
+    assert.throws(() => store.put('\u00e9'.repeat(128), 0, 0, unit(0)), /255 UTF-8 bytes/);
+    assert.equal(store.put('\u00e9'.repeat(127), 0, 0, unit(0)), 'written');
+    store.close();
+    assert.equal(fs.readdirSync(rootDir).length, 1);
   });
 });
