@@ -8,7 +8,7 @@
 //   putMessage ─► PutPreparer ─► sequence() ─► ring ─► writer worker ─► PROGRESS ─► resolve
 //                 (validate)     (offsets)      (SAB)   (pwritev/fsync)
 
-import { stat, mkdir, realpath } from 'node:fs/promises';
+import { stat, statfs, mkdir, realpath } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { assert, assertNever } from './assert.js';
 import {
@@ -45,6 +45,7 @@ import type {
 import { Positions } from './shared/positions.js';
 import { ringCreate } from './shared/ring_layout.js';
 import { type BoundaryType, type GetMessageRequest, type IndexQueryAnswer, MessageReads } from './read/message_reads.js';
+import { CleanService } from './retention/clean_service.js';
 import { RingProducer } from './shared/ring_producer.js';
 import {
   failedResult,
@@ -56,9 +57,12 @@ import {
 import { StoreLock } from './store_lock.js';
 import type { WriterProgress } from './writer/group_commit.js';
 
-/** Internal options, for tests and tools: a fault-injecting storage for the writer worker. */
+/** Internal options, for tests and tools. */
 export interface MessageStoreInternals {
+  /** A fault-injecting storage for both workers. */
   storage?: StorageSpec;
+  /** Replaces the disk usage probe (share of the disk in use, 0…1) of the clean-up service. */
+  diskUsedRatio?: () => number | Promise<number>;
 }
 
 /** The store's ring: at least 16 MiB, at least 4 of the largest records, at most 1 GiB. */
@@ -123,6 +127,9 @@ export class MessageStore {
   private readonly queueRanges = new Map<string, Map<number, QueueRange>>();
   private readonly reads: MessageReads;
   private readonly derivedReport: DerivedRecoveryReport;
+  private readonly clean: CleanService;
+  /** Set while the disk is above diskSpaceWarningLevelRatio: puts are refused with this reason. */
+  private diskFull: string | null = null;
   private readonly ring: RingProducer;
   private readonly lock: StoreLock;
   private readonly preparer: PutPreparer;
@@ -163,7 +170,13 @@ export class MessageStore {
   private readonly syncFlush: boolean;
   private readonly msgIdPrefix: string;
 
-  private constructor(config: MessageStoreConfig, started: StartedWorkers, ringSab: SharedArrayBuffer, lock: StoreLock) {
+  private constructor(
+    config: MessageStoreConfig,
+    started: StartedWorkers,
+    ringSab: SharedArrayBuffer,
+    lock: StoreLock,
+    internals: MessageStoreInternals,
+  ) {
     const { writer: worker, recovery } = started;
     this.config = config;
     this.worker = worker;
@@ -207,6 +220,26 @@ export class MessageStore {
       queryIndex: (topic, key, maxNum, beginMs, endMs) =>
         this.dispatcherRequest({ type: 'QUERY_INDEX', topic, key, maxNum, beginMs, endMs }) as Promise<IndexQueryAnswer>,
     });
+    const probe = internals.diskUsedRatio;
+    this.clean = new CleanService({
+      config: () => this.config,
+      diskUsedRatio: async () => (probe !== undefined ? probe() : diskUsedRatioOf([this.config.storePathCommitLog, this.config.storePathRootDir])),
+      deleteSegments: async (options) => {
+        const deleted = (await this.request({ type: 'DELETE_EXPIRED', ...options })) as { deletedCount: number; minPhysicalOffset: number };
+        if (deleted.deletedCount > 0) {
+          this.minPhysicalOffset = deleted.minPhysicalOffset;
+        }
+        return deleted;
+      },
+      deleteDerivedBelow: async (minPhysicalOffset) => {
+        await this.dispatcherRequest({ type: 'DELETE_EXPIRED', minPhysicalOffset });
+        this.reads.forgetDeletedFiles(minPhysicalOffset);
+      },
+      setDiskFull: (reason) => {
+        this.diskFull = reason;
+      },
+    });
+    this.clean.start();
     worker.on('message', (message: WriterToMain) => this.onWriterMessage(message));
     worker.on('error', (error) => this.fence(new StoreError('E_WORKER_FAILED', `writer worker failed: ${error.message}`, { cause: error })));
     worker.on('exit', (code) => {
@@ -265,7 +298,7 @@ export class MessageStore {
       const derived = await waitForReady(dispatcher, 'dispatcher', (m: DispatcherToMain) =>
         m.type === 'READY' ? { queues: m.queues, report: m.report } : undefined,
       );
-      const store = new MessageStore(config, { writer, dispatcher, positions, recovery, derived }, ringSab, lock);
+      const store = new MessageStore(config, { writer, dispatcher, positions, recovery, derived }, ringSab, lock, internals);
       store.reportRecovery();
       return store;
     } catch (error) {
@@ -288,6 +321,9 @@ export class MessageStore {
 
   private put(input: MessageInput | BatchInput, batch: boolean): Promise<PutMessageResult> {
     if (this.state !== 'open') return Promise.resolve(this.unavailable());
+    if (this.diskFull !== null) {
+      return Promise.resolve(failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, new StoreError('E_STORE_NO_SPACE', this.diskFull)));
+    }
     let prepared: PreparedPut | PutMessageStatus;
     try {
       prepared = batch ? this.preparer.prepareBatch(input as BatchInput) : this.preparer.prepareMessage(input as MessageInput);
@@ -440,7 +476,7 @@ export class MessageStore {
         const request = this.requests.get(message.requestId);
         if (request === undefined) return;
         this.requests.delete(message.requestId);
-        if (message.error === null) request.resolve();
+        if (message.error === null) request.resolve(message.result);
         else request.reject(deserializeError(message.error));
         this.updateRef();
         return;
@@ -570,11 +606,11 @@ export class MessageStore {
     }
   }
 
-  private request(message: WriterRequest): Promise<void> {
+  private request(message: WriterRequest): Promise<unknown> {
     if (this.failure !== null) return Promise.reject(this.failure);
     const requestId = this.nextRequestId++;
     return new Promise((resolve, reject) => {
-      this.requests.set(requestId, { resolve: () => resolve(), reject });
+      this.requests.set(requestId, { resolve, reject });
       this.worker.postMessage({ ...message, requestId } as MainToWriter);
       this.updateRef();
     });
@@ -626,6 +662,17 @@ export class MessageStore {
     if (this.state === 'closed') return 0;
     const visibleEnd = this.syncFlush ? this.positions.flushedWhere() : this.positions.wroteWhere();
     return Math.max(0, visibleEnd - this.positions.dispatchedWhere());
+  }
+
+  /**
+   * RocketMQ executeDeleteFilesManually: deletes expired CommitLog segments now (whatever the
+   * hour; fileReservedTime still applies, 0 = every segment but the active one), then the
+   * consume queue and index files below the new minimum. Resolves when that run is done; the
+   * next scheduled runs delete expired files too.
+   */
+  async deleteExpiredFilesManually(): Promise<void> {
+    if (this.state !== 'open') throw new StoreError('E_STORE_CLOSED', 'the store is not open');
+    await this.clean.runManually();
   }
 
   /** Resolves once everything sent before the call is fsynced (parked sends included). */
@@ -681,6 +728,7 @@ export class MessageStore {
   private async shutdown(): Promise<void> {
     const failed = this.state === 'failed';
     this.state = 'closing';
+    await this.clean.stop();
     for (const p of this.parked.drain()) {
       p.resolve(this.unavailable());
       p.onLeave?.();
@@ -838,6 +886,16 @@ export class MessageStore {
       process.emitWarning(`mqstore recovery: ${event}`, { code: 'MQSTORE_RECOVERY' });
     }
   }
+}
+
+/** The largest used share (0…1) of the filesystems holding `dirs`. */
+async function diskUsedRatioOf(dirs: readonly string[]): Promise<number> {
+  let ratio = 0;
+  for (const dir of dirs) {
+    const fs = await statfs(dir);
+    if (fs.blocks > 0) ratio = Math.max(ratio, (fs.blocks - fs.bfree) / fs.blocks);
+  }
+  return ratio;
 }
 
 function invalidArgument(message: string): StoreError {

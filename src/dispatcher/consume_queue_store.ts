@@ -36,6 +36,7 @@ import {
   type ConsumeQueueEntry,
 } from '../format/consume_queue_entry.js';
 import { parseSegmentName, segmentName } from '../format/segment_name.js';
+import { isEncodedTopicDir, isPlainTopicDir, TOPIC_NAME_FILE, topicDirName } from '../format/topic_dir.js';
 import type { Storage, StorageFile } from '../io/storage.js';
 
 export interface ConsumeQueueStoreOptions {
@@ -277,6 +278,11 @@ export class ConsumeQueueStore {
     if (queue.fileStarts.length === 0) {
       try {
         this.storage.mkdirp(queue.dir);
+        const topicDir = path.dirname(queue.dir);
+        const nameFile = path.join(topicDir, TOPIC_NAME_FILE);
+        if (isEncodedTopicDir(path.basename(topicDir)) && !this.storage.exists(nameFile)) {
+          this.storage.writeFileAtomic(nameFile, Buffer.from(queue.topic, 'utf8'));
+        }
       } catch (error) {
         throw ioError(`cannot create consume queue directory ${queue.dir}`, error, 'create-segment');
       }
@@ -463,8 +469,10 @@ export class ConsumeQueueStore {
     this.assertOpen();
     assert(this.queueTable.size === 0, 'load() runs once, before any put');
     const summary: ConsumeQueueLoadSummary = { queueCount: 0, fileCount: 0, entryCount: 0, repairedQueueCount: 0 };
-    for (const topic of this.storage.list(this.rootDir).sort()) {
-      const topicDir = path.join(this.rootDir, topic);
+    for (const dirName of this.storage.list(this.rootDir).sort()) {
+      const topic = this.topicOfDir(dirName);
+      if (topic === null) continue;
+      const topicDir = path.join(this.rootDir, dirName);
       for (const queueName of this.storage.list(topicDir)) {
         if (!/^\d{1,9}$/.test(queueName)) continue;
         const queue = this.loadQueue(topic, Number(queueName));
@@ -481,6 +489,22 @@ export class ConsumeQueueStore {
       }
     }
     return summary;
+  }
+
+  /**
+   * The topic a directory under rootDir holds (./../format/topic_dir.ts), or null to skip it.
+   * An encoded directory whose name file is missing or does not match is removed: its queues
+   * are rebuilt from the CommitLog, and stale files must not be found under the same name.
+   */
+  private topicOfDir(dirName: string): string | null {
+    if (!isEncodedTopicDir(dirName)) return isPlainTopicDir(dirName) ? dirName : null;
+    const topicDir = path.join(this.rootDir, dirName);
+    const bytes = this.storage.readFile(path.join(topicDir, TOPIC_NAME_FILE));
+    const topic = bytes?.toString('utf8') ?? null;
+    if (topic !== null && topic.length > 0 && topicDirName(topic) === dirName) return topic;
+    this.storage.removeTree(topicDir);
+    this.dirsToSync.add(this.rootDir);
+    return null;
   }
 
   private loadQueue(topic: string, queueId: number): QueueState | null {
@@ -885,7 +909,7 @@ export class ConsumeQueueStore {
         key,
         topic,
         queueId,
-        dir: path.join(this.rootDir, topic, String(queueId)),
+        dir: path.join(this.rootDir, topicDirName(topic), String(queueId)),
         fileStarts: [],
         minBytes: 0,
         endBytes: 0,
@@ -914,16 +938,10 @@ function assertQueueId(queueId: number): void {
   assert(queueId >= 0 && queueId <= 2147483647, 'queueId must be an int32 ≥ 0');
 }
 
-/** Longest file name on ext4, xfs, btrfs and apfs, in bytes. */
-const DIR_NAME_BYTES_MAX = 255;
-
 /**
- * The topic is used as a directory name as-is (RocketMQ); it must be one path component and
- * fit in a file name. Checked once per queue, when the store first meets it.
+ * Any non-empty topic: one that is not a safe RocketMQ directory name gets an encoded
+ * directory (../format/topic_dir.ts).
  */
 function assertTopic(topic: string): void {
   assert(topic.length > 0, 'topic must not be empty');
-  assert(Buffer.byteLength(topic, 'utf8') <= DIR_NAME_BYTES_MAX, 'topic must fit in a directory name (255 UTF-8 bytes)');
-  assert(topic !== '.' && topic !== '..', 'topic must not be . or ..');
-  assert(!topic.includes('/') && !topic.includes('\\') && !topic.includes('\u0000'), 'topic must be one path component');
 }

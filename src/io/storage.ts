@@ -19,6 +19,8 @@ export interface Storage {
   exists(file: string): boolean;
   /** Size in bytes, or -1 if the file does not exist. */
   sizeBytes(file: string): number;
+  /** Last modification time (ms since the epoch), or -1 if the file does not exist. */
+  modifiedMs(file: string): number;
   /** Opens for reading and writing; creates the file when `create` is set. */
   open(file: string, create: boolean): StorageFile;
   close(file: StorageFile): void;

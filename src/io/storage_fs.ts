@@ -40,6 +40,15 @@ export class FsStorage implements Storage {
     }
   }
 
+  modifiedMs(file: string): number {
+    try {
+      return fs.statSync(file).mtimeMs;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return -1;
+      throw error;
+    }
+  }
+
   open(file: string, create: boolean): StorageFile {
     const flags = create ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDWR;
     return { fd: fs.openSync(file, flags, FILE_MODE), path: file };

@@ -37,6 +37,11 @@ export class FileReader {
     }
   }
 
+  /** Closes the cached handles of every file `matches` accepts (deleted files free their space). */
+  forgetMatching(matches: (file: string) => boolean): void {
+    for (const file of [...this.handles.keys()]) if (matches(file)) this.forget(file);
+  }
+
   /** Closes the handle of a file that was deleted or replaced. */
   forget(file: string): void {
     const handle = this.handles.get(file);

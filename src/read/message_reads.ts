@@ -27,7 +27,8 @@ import {
   rollNextFileQueueOffset,
   tagsCodeOf,
 } from '../format/consume_queue_entry.js';
-import { segmentName } from '../format/segment_name.js';
+import { parseSegmentName, segmentName } from '../format/segment_name.js';
+import { topicDirName } from '../format/topic_dir.js';
 import type { QueueRange } from '../shared/messages.js';
 import { GetMessageStatus, type GetMessageResult, type QueryMessageResult } from '../status.js';
 import { FileReader } from './file_reader.js';
@@ -103,6 +104,21 @@ export class MessageReads {
 
   close(): Promise<void> {
     return this.files.closeAll();
+  }
+
+  /**
+   * Drops cached handles of files retention may have deleted: segments below the new minimum
+   * and every consume queue file (reopened on the next read), so their disk space is freed.
+   */
+  forgetDeletedFiles(minPhysicalOffset: number): void {
+    const commitLogPrefix = this.commitLogDir + path.sep;
+    const consumeQueuePrefix = this.consumeQueueDir + path.sep;
+    this.files.forgetMatching((file) => {
+      if (file.startsWith(consumeQueuePrefix)) return true;
+      if (!file.startsWith(commitLogPrefix)) return false;
+      const start = parseSegmentName(path.basename(file));
+      return start !== null && start < minPhysicalOffset;
+    });
   }
 
   // ------------------------------------------------------------------------------------------
@@ -238,7 +254,7 @@ export class MessageReads {
   private async readUnits(topic: string, queueId: number, fromQueueOffset: number, count: number): Promise<Unit[] | null> {
     const atBytes = fromQueueOffset * CQ_ENTRY_BYTES;
     const fileStart = atBytes - (atBytes % this.cqFileSizeBytes);
-    const file = path.join(this.consumeQueueDir, topic, String(queueId), segmentName(fileStart));
+    const file = path.join(this.consumeQueueDir, topicDirName(topic), String(queueId), segmentName(fileStart));
     const bytes = await this.files.read(file, atBytes - fileStart, count * CQ_ENTRY_BYTES);
     if (bytes === null) return null;
     const units: Unit[] = [];

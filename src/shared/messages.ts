@@ -34,13 +34,14 @@ export interface RecoverySummary {
 export type WriterToMain =
   | { type: 'READY'; recovery: RecoverySummary }
   | { type: 'PROGRESS'; progress: WriterProgress }
-  | { type: 'REPLY'; requestId: number; error: SerializedError | null }
+  | { type: 'REPLY'; requestId: number; error: SerializedError | null; result?: unknown }
   | { type: 'FATAL'; error: SerializedError };
 
 export type MainToWriter =
   | { type: 'FLUSH'; requestId: number; targetPhysicalOffset: number }
   | { type: 'UPDATE_CONFIG'; requestId: number; config: MessageStoreConfig }
   | { type: 'DRAIN'; requestId: number }
+  | { type: 'DELETE_EXPIRED'; requestId: number; expiredBeforeMs: number; force: boolean; batchMax: number; pauseMs: number }
   | { type: 'CLOSE'; requestId: number; queueOffsets: QueueOffsetEntry[] };
 
 // ---------------------------------------------------------------------------------------------

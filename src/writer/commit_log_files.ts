@@ -7,9 +7,10 @@
 //   ^start               ^ wrote/flushed may point anywhere in the newest segment
 
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { assert } from '../assert.js';
 import { ioError, StoreError } from '../errors.js';
-import { segmentName } from '../format/segment_name.js';
+import { parseSegmentName, segmentName } from '../format/segment_name.js';
 import type { Storage, StorageFile } from '../io/storage.js';
 
 export interface Segment {
@@ -148,6 +149,49 @@ export class CommitLogFiles {
         this.closeSegment(segment);
       }
     }
+  }
+
+  /**
+   * RocketMQ deleteExpiredFileByTime: deletes segments oldest first, never the one holding
+   * `activePhysicalOffset` nor any after it, while they were last modified at or before
+   * `expiredBeforeMs` (or always with `force`), at most `batchMax`, pausing `pauseMs` between
+   * two. Stops at the first segment that is not expired, so the log never has holes. Returns
+   * how many were deleted and the first offset still stored (−1 when nothing is left).
+   */
+  async deleteExpired(options: {
+    activePhysicalOffset: number;
+    expiredBeforeMs: number;
+    force: boolean;
+    batchMax: number;
+    pauseMs: number;
+  }): Promise<{ deletedCount: number; minPhysicalOffset: number }> {
+    const activeStart = this.segmentStartOf(options.activePhysicalOffset);
+    const starts: number[] = [];
+    for (const name of this.storage.list(this.dir)) {
+      const start = parseSegmentName(name);
+      if (start !== null) starts.push(start);
+    }
+    starts.sort((a, b) => a - b);
+    let deletedCount = 0;
+    let minPhysicalOffset = starts[0] ?? -1;
+    for (const start of starts) {
+      if (start >= activeStart || deletedCount >= options.batchMax) break;
+      const file = path.join(this.dir, segmentName(start));
+      const modifiedMs = this.storage.modifiedMs(file);
+      if (!options.force && modifiedMs > options.expiredBeforeMs) break;
+      if (deletedCount > 0 && options.pauseMs > 0) await sleep(options.pauseMs);
+      const open = this.segments.get(start);
+      if (open !== undefined) this.closeSegment(open);
+      try {
+        this.storage.unlink(file);
+        this.storage.fsyncDir(this.dir);
+      } catch (error) {
+        throw ioError(`cannot delete expired CommitLog segment ${file}`, error, 'other');
+      }
+      deletedCount += 1;
+      minPhysicalOffset = start + this.segmentSizeBytes;
+    }
+    return { deletedCount, minPhysicalOffset };
   }
 
   closeAll(): void {

@@ -126,6 +126,13 @@ export class WriterService {
       case 'DRAIN':
         this.replyWhen(message.requestId, this.drain());
         return;
+      case 'DELETE_EXPIRED':
+        // Never the segment being written nor the preallocated one after it.
+        this.replyWhen(
+          message.requestId,
+          this.files.deleteExpired({ ...message, activePhysicalOffset: this.committer.progress().acceptedWhere }),
+        );
+        return;
       case 'CLOSE':
         this.replyWhen(message.requestId, this.close(message.queueOffsets));
         return;
@@ -175,9 +182,9 @@ export class WriterService {
     }
   }
 
-  private replyWhen(requestId: number, work: Promise<void>): void {
+  private replyWhen(requestId: number, work: Promise<unknown>): void {
     work.then(
-      () => this.post({ type: 'REPLY', requestId, error: null }),
+      (result) => this.post({ type: 'REPLY', requestId, error: null, result }),
       (error: unknown) => this.post({ type: 'REPLY', requestId, error: serializeError(error) }),
     );
   }

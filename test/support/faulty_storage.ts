@@ -234,6 +234,10 @@ export class FaultyStorage implements Storage {
     return this.inner.sizeBytes(file);
   }
 
+  modifiedMs(file: string): number {
+    return this.inner.modifiedMs(file);
+  }
+
   open(file: string, create: boolean): StorageFile {
     this.check('open', file, () => this.segmentStartOf(file));
     return this.inner.open(file, create);

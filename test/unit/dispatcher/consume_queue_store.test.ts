@@ -688,13 +688,41 @@ test('close commits pending units and a closed store refuses commit', () => {
   });
 });
 
-test('a topic that cannot be a directory name is refused at its first put, before any I/O', () => {
+test('a topic that is not a safe directory name gets an encoded directory with its name inside, and loads back', () => {
+  withTempDir((rootDir) => {
+    const topics = ['t'.repeat(300), '\u00e9'.repeat(128), 'a/b', '..', '%MQST%plain', 'Plain_Topic-1%RETRY%|x'];
+    const store = open(rootDir, 200);
+    topics.forEach((topic, i) => assert.equal(store.put(topic, 0, 0, unit(i * 100)), 'written'));
+    store.close();
+    const names = fs.readdirSync(rootDir).sort();
+    // Only the RocketMQ-style topic keeps its own name; '..' and 'a/b' never escape rootDir.
+    assert.deepEqual(names.filter((n) => !n.startsWith('%MQST%')), ['Plain_Topic-1%RETRY%|x']);
+    for (const name of names.filter((n) => n.startsWith('%MQST%'))) {
+      assert.match(name, /^%MQST%[0-9a-f]{64}$/);
+      const topic = fs.readFileSync(path.join(rootDir, name, 'topic'), 'utf8');
+      assert.ok(topics.includes(topic), `${name} names one of the topics`);
+    }
+    const reopened = open(rootDir, 200);
+    reopened.load();
+    for (const [i, topic] of topics.entries()) {
+      assert.equal(reopened.maxQueueOffset(topic, 0), 1, topic);
+      assert.equal(reopened.get(topic, 0, 0)?.physicalOffset, i * 100, topic);
+    }
+    reopened.close();
+  });
+});
+
+test('an encoded topic directory without a matching name file is removed at load', () => {
   withTempDir((rootDir) => {
     const store = open(rootDir, 200);
-    assert.throws(() => store.put('t'.repeat(256), 0, 0, unit(0)), /255 UTF-8 bytes/);
-    assert.throws(() => store.put('\u00e9'.repeat(128), 0, 0, unit(0)), /255 UTF-8 bytes/);
-    assert.equal(store.put('\u00e9'.repeat(127), 0, 0, unit(0)), 'written');
+    store.put('a/b', 0, 0, unit(0));
     store.close();
-    assert.equal(fs.readdirSync(rootDir).length, 1);
+    const [name] = fs.readdirSync(rootDir);
+    fs.writeFileSync(path.join(rootDir, name!, 'topic'), 'another topic');
+    const reopened = open(rootDir, 200);
+    reopened.load();
+    assert.equal(reopened.queueCount(), 0);
+    assert.deepEqual(fs.readdirSync(rootDir), []);
+    reopened.close();
   });
 });
