@@ -23,6 +23,7 @@ import {
 import {
   CQ_ENTRY_BYTES,
   consumeQueueFileSizeBytes,
+  isTagsCodeExtAddress,
   readConsumeQueueEntry,
   rollNextFileQueueOffset,
   tagsCodeOf,
@@ -219,7 +220,8 @@ export class MessageReads {
         maxPhysicalOffsetPulling = unit.physicalOffset;
         next = unit.queueOffset + 1;
         if (unit.physicalOffset < nextPhysicalFileStart) continue;
-        if (filter !== null && !filter.codes.has(unit.tagsCode)) {
+        // An ext address (ConsumeQueueExt) is no tags code: leave the check to the record.
+        if (filter !== null && !filter.codes.has(unit.tagsCode) && !isTagsCodeExtAddress(unit.tagsCode)) {
           if (result.bufferTotalSize === 0) result.status = GetMessageStatus.NO_MATCHED_MESSAGE;
           continue;
         }
