@@ -74,9 +74,13 @@ export interface ConsumeQueueLastUnit {
   entry: ConsumeQueueEntry;
 }
 
-/** Read granularity for scans (recovery, truncation): a multiple of 20. */
-const SCAN_CHUNK_BYTES = 128000; // 6400 units
-assert(SCAN_CHUNK_BYTES % CQ_ENTRY_BYTES === 0, 'scan chunk must hold whole units');
+/**
+ * Read granularity for scans (recovery, truncation): the first read of a file is small (most
+ * queues of a store with thousands of them hold few units), later reads double up to the max.
+ */
+const SCAN_CHUNK_BYTES_FIRST = 4000; // 200 units
+const SCAN_CHUNK_BYTES_MAX = 128000; // 6400 units
+assert(SCAN_CHUNK_BYTES_FIRST % CQ_ENTRY_BYTES === 0 && SCAN_CHUNK_BYTES_MAX % CQ_ENTRY_BYTES === 0, 'scan chunks hold whole units');
 
 /** First capacity of a queue's pending buffer; it doubles from there, so stays whole units. */
 const PENDING_INITIAL_BYTES = 64 * CQ_ENTRY_BYTES;
@@ -573,8 +577,9 @@ export class ConsumeQueueStore {
     accept: (entry: ConsumeQueueEntry) => boolean,
   ): { validBytes: number; maxPhysicalOffset: number; stoppedOnNonZero: boolean } {
     let maxPhysicalOffset = -1;
-    for (let chunkAt = 0; chunkAt < this.fileSizeBytes; chunkAt += SCAN_CHUNK_BYTES) {
-      const lengthBytes = Math.min(SCAN_CHUNK_BYTES, this.fileSizeBytes - chunkAt);
+    let chunkBytes = SCAN_CHUNK_BYTES_FIRST;
+    for (let chunkAt = 0; chunkAt < this.fileSizeBytes; chunkAt += chunkBytes, chunkBytes = Math.min(2 * chunkBytes, SCAN_CHUNK_BYTES_MAX)) {
+      const lengthBytes = Math.min(chunkBytes, this.fileSizeBytes - chunkAt);
       const buffer = this.readBytes(queue, fileStart, chunkAt, lengthBytes);
       for (let at = 0; at < lengthBytes; at += CQ_ENTRY_BYTES) {
         const entry = readConsumeQueueEntry(buffer, at);
