@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   checkRuntimeUpdate,
+  deleteWhenHours,
   resolveConfig,
   type MessageStoreOptions,
 } from '../../src/config.js';
@@ -236,4 +237,23 @@ test('trailing spaces in config file values are treated alike', async (t) => {
   assert.equal(config.flushIntervalCommitLog, 750);
   assert.equal(config.flushDiskType, 'SYNC_FLUSH');
   assert.equal(config.checkCRCOnRecover, false);
+});
+
+test('consume queue, pull and retention keys have RocketMQ\'s defaults and are checked', async () => {
+  const config = await resolveConfig({ storePathRootDir: '/tmp/mqstore-config-defaults' });
+  assert.equal(config.mappedFileSizeConsumeQueue, 6000000);
+  assert.equal(config.maxHashSlotNum, 5000000);
+  assert.equal(config.maxIndexNum, 20000000);
+  assert.equal(config.maxTransferCountOnMessageInMemory, 32);
+  assert.equal(config.maxTransferBytesOnMessageInMemory, 262144);
+  assert.equal(config.fileReservedTime, 72);
+  assert.equal(config.deleteWhen, '04');
+  assert.equal(config.diskSpaceWarningLevelRatio, 90);
+  for (const deleteWhen of ['', '24', '4;x', '1;;2', 'now']) {
+    await assert.rejects(resolveConfig({ storePathRootDir: '/tmp/x', deleteWhen }), { code: 'E_CONFIG_INVALID' }, deleteWhen);
+  }
+  assert.equal((await resolveConfig({ storePathRootDir: '/tmp/x', deleteWhen: '01;13' })).deleteWhen, '01;13');
+  await assert.rejects(resolveConfig({ storePathRootDir: '/tmp/x', fileReservedTime: -1 }), { code: 'E_CONFIG_INVALID' });
+  await assert.rejects(resolveConfig({ storePathRootDir: '/tmp/x', diskMaxUsedSpaceRatio: 101 }), { code: 'E_CONFIG_INVALID' });
+  assert.deepEqual([...deleteWhenHours('01; 13')!], [1, 13]);
 });
