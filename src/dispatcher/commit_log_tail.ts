@@ -1,32 +1,44 @@
 // Tails the CommitLog for the dispatcher (RocketMQ ReputMessageService, reference 2c "Rebuild by
 // the dispatcher"): reads whole records up to a limit and turns each into a DispatchRequest.
 //
-// Record classification (valid record, BLANK, zero header, invalid bytes) is SegmentScanner's:
-// this class only drives it segment by segment, stops it at the limit or the record budget, and
-// reads the properties the scanner does not decode (TAGS, KEYS, UNIQ_KEY). No CRC check (RocketMQ's
-// reput skips it) and no body decode.
+// It reads only below the limit, in chunks of up to READ_CHUNK_BYTES_MAX into one reused buffer,
+// and classifies each position as the recovery decision table does (valid record, BLANK, zero
+// header, invalid bytes) with the same checks as recovery minus the CRC (RocketMQ's reput skips
+// it): magic, every length (recordInvalidReason) and PHYSICALOFFSET = its own position. Only
+// what dispatch needs is decoded: no body, and of the properties only TAGS, KEYS and UNIQ_KEY.
 
 import path from 'node:path';
 
 import { assert } from '../assert.js';
 import { StoreError } from '../errors.js';
 import {
+  BLANK_RECORD_BYTES,
   bodyLengthPosition,
+  MAGIC_BLANK,
+  MAGIC_V1,
   MAGIC_V2,
+  NAME_VALUE_SEPARATOR,
   POS_MAGIC,
+  POS_PHYSICALOFFSET,
+  POS_QUEUEID,
+  POS_QUEUEOFFSET,
+  POS_SYSFLAG,
   POS_TOTALSIZE,
   PROPERTY_KEYS,
+  PROPERTY_SEPARATOR,
   PROPERTY_TAGS,
   PROPERTY_UNIQ_KEY,
-  stringToProperties,
+  readInt64,
+  RECORD_FIXED_BYTES,
+  recordInvalidReason,
+  storeTimestampPosition,
 } from '../format/commit_log_record.js';
 import { tagsCodeOf } from '../format/consume_queue_entry.js';
 import { parseSegmentName, segmentName } from '../format/segment_name.js';
 import type { Storage, StorageFile } from '../io/storage.js';
-import { SegmentScanner, type ScannedRecord, type ScanResult } from '../recovery/segment_scanner.js';
 
-/** Bytes read at once when re-reading scanned records for their properties (grown for a bigger record). */
-const READ_CHUNK_BYTES_MAX = 4 * 1024 * 1024;
+/** Bytes read at once (grown for a bigger record); never more than the limit allows. */
+const READ_CHUNK_BYTES_MAX = 1024 * 1024;
 /** RocketMQ MessageConst.KEY_SEPARATOR. */
 const KEY_SEPARATOR = ' ';
 
@@ -51,8 +63,6 @@ export interface CommitLogTailOptions {
   segmentSizeBytes: number;
 }
 
-/** Thrown from the scanner's callback to stop a scan early; never escapes readUpTo. */
-const kStopScan = Symbol('stopScan');
 
 export class CommitLogTail {
   private readonly storage: Storage;
@@ -110,44 +120,64 @@ export class CommitLogTail {
       const file = this.openSegment(segmentStart);
       if (file === null) break; // Not created yet: nothing to read.
       if (this.fileStartOffset !== segmentStart) continue; // Jumped forward past a deleted segment.
-
-      const found: ScannedRecord[] = [];
-      const recordsMax = maxRecords - out.length;
-      const scanner = new SegmentScanner(this.storage, file, segmentStart, this.segmentSizeBytes);
-      let result: ScanResult | null = null;
-      try {
-        result = scanner.scan(this.physicalOffset - segmentStart, false, (record) => {
-          if (record.physicalOffset + record.sizeBytes > limitPhysicalOffset) throw kStopScan;
-          found.push(record);
-          if (found.length === recordsMax) throw kStopScan;
-        });
-      } catch (error) {
-        if (error !== kStopScan) throw error;
-      }
-      this.describeAll(file, segmentStart, found, out);
-      const last = found[found.length - 1];
-      if (last !== undefined) this.physicalOffset = last.physicalOffset + last.sizeBytes;
-      if (result === null) break; // Stopped at the limit or at maxRecords.
-
-      const stopPhysicalOffset = segmentStart + result.endPosition;
-      assert(stopPhysicalOffset === this.physicalOffset, 'the scan stops right after the last record it reported');
-      const stop = result.stop;
-      if (stop.kind === 'zero') break; // Not written yet.
-      if (stop.kind === 'blank') {
-        const segmentEnd = segmentStart + this.segmentSizeBytes;
-        if (segmentEnd > limitPhysicalOffset) break; // The BLANK itself is not visible yet.
-        this.physicalOffset = segmentEnd;
-        continue;
-      }
-      if (stopPhysicalOffset >= limitPhysicalOffset) break; // Beyond the limit: not ours to judge.
-      if (out.length > 0) break; // Hand out what was read; the next call throws.
-      throw new StoreError(
-        'E_STORE_CORRUPT',
-        `CommitLog ${file.path} has an invalid record at physical offset ${stopPhysicalOffset} ` +
-          `(position ${result.endPosition}), below the dispatch limit ${limitPhysicalOffset}: ${stop.reason}`,
-      );
+      const step = this.readChunk(file, segmentStart, limitPhysicalOffset, maxRecords, out);
+      if (step === 'wait') break;
     }
     return out;
+  }
+
+  /**
+   * Reads one chunk from the position and appends its records. 'more' when the caller should
+   * read again (chunk used up, a BLANK moved to the next segment, or a record needs a bigger
+   * buffer); 'wait' when nothing more is visible (zero header, the limit, the record budget).
+   */
+  private readChunk(file: StorageFile, segmentStart: number, limit: number, maxRecords: number, out: DispatchRequest[]): 'more' | 'wait' {
+    const segmentEnd = segmentStart + this.segmentSizeBytes;
+    const readEnd = Math.min(limit, segmentEnd);
+    if (readEnd - this.physicalOffset < BLANK_RECORD_BYTES) return 'wait'; // Not even a header is visible.
+    const buffer = this.chunk(0);
+    const want = Math.min(buffer.length, readEnd - this.physicalOffset);
+    const got = this.storage.pread(file, buffer, 0, want, this.physicalOffset - segmentStart);
+    let at = 0;
+    while (out.length < maxRecords) {
+      const physicalOffset = this.physicalOffset;
+      if (got - at < BLANK_RECORD_BYTES) return got === want && want > 0 && at > 0 ? 'more' : 'wait';
+      const sizeBytes = buffer.readInt32BE(at + POS_TOTALSIZE);
+      const magic = buffer.readInt32BE(at + POS_MAGIC);
+      if (sizeBytes === 0 && magic === 0) return 'wait'; // Not written yet.
+      const bytesLeft = segmentEnd - physicalOffset;
+      if (magic === MAGIC_BLANK && sizeBytes === bytesLeft) {
+        if (segmentEnd > limit) return 'wait'; // The BLANK itself is not visible yet.
+        this.physicalOffset = segmentEnd;
+        return 'more';
+      }
+      let reason: string | null = null;
+      if (magic !== MAGIC_V1 && magic !== MAGIC_V2) reason = `bad magic 0x${(magic >>> 0).toString(16)}`;
+      else if (sizeBytes < RECORD_FIXED_BYTES || sizeBytes > bytesLeft - BLANK_RECORD_BYTES) reason = `record size ${sizeBytes} impossible with ${bytesLeft} bytes left`;
+      else if (physicalOffset + sizeBytes > limit) return 'wait'; // Beyond the limit: not ours to judge.
+      else if (at + sizeBytes > got) {
+        if (at > 0) return 'more'; // Read again from this record.
+        if (buffer.length >= sizeBytes) return 'wait'; // The file is shorter than the record: nothing to read.
+        this.chunk(sizeBytes); // A record larger than the buffer: grow it, read again.
+        return 'more';
+      } else {
+        reason = recordInvalidReason(buffer, at, sizeBytes, false);
+        const stated = reason === null ? readInt64(buffer, at + POS_PHYSICALOFFSET) : physicalOffset;
+        if (stated !== physicalOffset) reason = `PHYSICALOFFSET ${stated} is not the record's position ${physicalOffset}`;
+      }
+      if (reason !== null) {
+        if (out.length > 0) return 'wait'; // Hand out what was read; the next call throws.
+        throw new StoreError(
+          'E_STORE_CORRUPT',
+          `CommitLog ${file.path} has an invalid record at physical offset ${physicalOffset} ` +
+            `(position ${physicalOffset - segmentStart}), below the dispatch limit ${limit}: ${reason}`,
+        );
+      }
+      out.push(describe(buffer, at, sizeBytes, physicalOffset));
+      at += sizeBytes;
+      this.physicalOffset += sizeBytes;
+    }
+    return 'wait';
   }
 
   /** Closes the open segment file, if any. The tail may be used again (it reopens). */
@@ -188,36 +218,7 @@ export class CommitLogTail {
     return this.file;
   }
 
-  /** Re-reads the scanned records (contiguous, in order) in chunks and appends their requests. */
-  private describeAll(file: StorageFile, segmentStart: number, found: ScannedRecord[], out: DispatchRequest[]): void {
-    let first = 0;
-    while (first < found.length) {
-      const head = found[first];
-      assert(head !== undefined);
-      // Take records while they fit in one chunk (always at least one).
-      let end = first + 1;
-      let bytes = head.sizeBytes;
-      for (;;) {
-        const next = found[end];
-        if (next === undefined || bytes + next.sizeBytes > READ_CHUNK_BYTES_MAX) break;
-        assert(next.physicalOffset === head.physicalOffset + bytes, 'scanned records are contiguous');
-        bytes += next.sizeBytes;
-        end += 1;
-      }
-      const buffer = this.chunk(bytes);
-      const got = this.storage.pread(file, buffer, 0, bytes, head.physicalOffset - segmentStart);
-      if (got !== bytes) {
-        throw new StoreError('E_STORE_CORRUPT', `CommitLog ${file.path} shrank while reading physical offset ${head.physicalOffset}`);
-      }
-      for (let index = first; index < end; index += 1) {
-        const record = found[index];
-        assert(record !== undefined);
-        out.push(describe(buffer, record.physicalOffset - head.physicalOffset, record, file.path));
-      }
-      first = end;
-    }
-  }
-
+  /** The reused read buffer, grown to hold at least `bytes`. */
   private chunk(bytes: number): Buffer {
     if (this.buffer === null || this.buffer.length < bytes) {
       this.buffer = Buffer.allocUnsafe(Math.max(bytes, Math.min(READ_CHUNK_BYTES_MAX, this.segmentSizeBytes)));
@@ -226,32 +227,44 @@ export class CommitLogTail {
   }
 }
 
-/** The dispatch request of a record the scanner validated, read at `start` in `buffer`. */
-function describe(buffer: Buffer, start: number, record: ScannedRecord, filePath: string): DispatchRequest {
-  if (buffer.readInt32BE(start + POS_TOTALSIZE) !== record.sizeBytes) {
-    throw new StoreError('E_STORE_CORRUPT', `CommitLog ${filePath} changed under the tail at physical offset ${record.physicalOffset}`);
-  }
-  const bodyLengthPos = start + bodyLengthPosition(record.sysFlag);
+/** The dispatch request of the valid record at `start` in `buffer`. */
+function describe(buffer: Buffer, start: number, sizeBytes: number, physicalOffset: number): DispatchRequest {
+  const sysFlag = buffer.readInt32BE(start + POS_SYSFLAG);
+  const bodyLengthPos = start + bodyLengthPosition(sysFlag);
   const topicLengthPos = bodyLengthPos + 4 + buffer.readInt32BE(bodyLengthPos);
   const v2 = buffer.readInt32BE(start + POS_MAGIC) === MAGIC_V2;
   const topicBytes = v2 ? buffer.readInt16BE(topicLengthPos) : buffer.readInt8(topicLengthPos);
-  const propertiesLengthPos = topicLengthPos + (v2 ? 2 : 1) + topicBytes;
-  const propertiesStart = propertiesLengthPos + 2;
-  const propertiesEnd = propertiesStart + buffer.readInt16BE(propertiesLengthPos);
-  assert(propertiesEnd === start + record.sizeBytes, 'properties end the record');
-  const properties =
-    propertiesEnd > propertiesStart ? stringToProperties(buffer.toString('utf8', propertiesStart, propertiesEnd)) : {};
-  const keys = properties[PROPERTY_KEYS];
+  const topicStart = topicLengthPos + (v2 ? 2 : 1);
+  const propertiesStart = topicStart + topicBytes + 2;
+  const propertiesEnd = start + sizeBytes;
+  let tags: string | undefined;
+  let keys: string | undefined;
+  let uniqKey: string | undefined;
+  if (propertiesEnd > propertiesStart) {
+    // name\u0001value\u0002…: only three names matter here, so no properties object is built.
+    const text = buffer.toString('utf8', propertiesStart, propertiesEnd);
+    for (let at = 0; at < text.length; ) {
+      const split = text.indexOf(NAME_VALUE_SEPARATOR, at);
+      if (split < 0) break;
+      let stop = text.indexOf(PROPERTY_SEPARATOR, split + 1);
+      if (stop < 0) stop = text.length;
+      const nameLength = split - at;
+      if (nameLength === 4 && text.startsWith(PROPERTY_TAGS, at)) tags = text.slice(split + 1, stop);
+      else if (nameLength === 4 && text.startsWith(PROPERTY_KEYS, at)) keys = text.slice(split + 1, stop);
+      else if (nameLength === 8 && text.startsWith(PROPERTY_UNIQ_KEY, at)) uniqKey = text.slice(split + 1, stop);
+      at = stop + 1;
+    }
+  }
   return {
-    topic: record.topic,
-    queueId: record.queueId,
-    queueOffset: record.queueOffset,
-    physicalOffset: record.physicalOffset,
-    sizeBytes: record.sizeBytes,
-    tagsCode: tagsCodeOf(properties[PROPERTY_TAGS]),
+    topic: buffer.toString('utf8', topicStart, topicStart + topicBytes),
+    queueId: buffer.readInt32BE(start + POS_QUEUEID),
+    queueOffset: readInt64(buffer, start + POS_QUEUEOFFSET),
+    physicalOffset,
+    sizeBytes,
+    tagsCode: tags === undefined || tags.length === 0 ? 0 : tagsCodeOf(tags),
     keys: keys === undefined ? [] : keys.split(KEY_SEPARATOR).filter((key) => key.length > 0),
-    uniqKey: properties[PROPERTY_UNIQ_KEY],
-    storeTimestamp: record.storeTimestamp,
-    sysFlag: record.sysFlag,
+    uniqKey: uniqKey === undefined || uniqKey.length === 0 ? undefined : uniqKey,
+    storeTimestamp: readInt64(buffer, start + storeTimestampPosition(sysFlag)),
+    sysFlag,
   };
 }
