@@ -63,6 +63,8 @@ export interface MessageStoreInternals {
   storage?: StorageSpec;
   /** Replaces the disk usage probe (share of the disk in use, 0…1) of the clean-up service. */
   diskUsedRatio?: () => number | Promise<number>;
+  /** Threads for a full recovery scan (default: by data size and cores; 1 = no thread pool). */
+  recoveryScanThreads?: number;
 }
 
 /** The store's ring: at least 16 MiB, at least 4 of the largest records, at most 1 GiB. */
@@ -267,7 +269,13 @@ export class MessageStore {
     try {
       const ringSab = ringCreate(ringCapacityFor(config.maxMessageSize));
       const positions = Positions.create(0, { dispatchedWhere: 0, dispatchDurableWhere: 0, logicsMsgTimestamp: 0, indexMsgTimestamp: 0 });
-      const init: WriterInit = { config, ringSab, positionsSab: positions.sab, storage: internals.storage };
+      const init: WriterInit = {
+        config,
+        ringSab,
+        positionsSab: positions.sab,
+        storage: internals.storage,
+        recoveryScanThreads: internals.recoveryScanThreads,
+      };
       // The workers must not inherit flags meant for the parent's entry script (--input-type, -e).
       const execArgv = workerExecArgv(process.execArgv);
       const writer = new Worker(new URL('./writer/writer_worker.js', import.meta.url), { workerData: init, execArgv });

@@ -366,7 +366,9 @@ export class MessageReads {
         result.indexLastUpdateTimestamp = answer.indexLastUpdateTimestamp;
         result.indexLastUpdatePhyoffset = answer.indexLastUpdatePhyoffset;
       }
-      const fresh = answer.physicalOffsets.filter((offset) => !seen.has(offset));
+      // An offset can appear twice even in one answer: the last message before a crash is
+      // indexed again when it is re-dispatched (RocketMQ's rule, endPhyOffset inclusive).
+      const fresh = [...new Set(answer.physicalOffsets)].filter((offset) => !seen.has(offset));
       if (fresh.length === 0) break;
       let oldestTime = Number.POSITIVE_INFINITY;
       for (const physicalOffset of fresh) {

@@ -13,6 +13,7 @@ import { parseSegmentName, segmentName } from '../format/segment_name.js';
 import type { Storage, StorageFile } from '../io/storage.js';
 import { CHECKPOINT_FILE_NAME } from '../writer/checkpoint_file.js';
 import { type QueueOffsetEntry, QueueOffsetTable, readQueueOffsetSnapshot, takesQueueOffset } from './queue_offset_table.js';
+import type { SegmentScanSummary } from './segment_scan_task.js';
 import { isZeroFrom, type ScanStop, SegmentScanner, zeroFrom } from './segment_scanner.js';
 
 export const ABORT_FILE_NAME = 'abort';
@@ -51,9 +52,21 @@ export interface RecoveryOptions {
   checkCrc: boolean;
 }
 
-interface SegmentEntry {
+export interface SegmentEntry {
   startOffset: number;
   path: string;
+}
+
+/** What run() will do, decided from the files before anything is scanned or changed. */
+interface RecoveryPlan {
+  lastExitOK: boolean;
+  checkpoint: Checkpoint | null;
+  segments: SegmentEntry[];
+  trustedEnd: number;
+  snapshot: ReturnType<typeof readQueueOffsetSnapshot>;
+  /** The clean-shutdown shortcut applies: scan only from the segment holding the clean end. */
+  normal: boolean;
+  firstIndex: number;
 }
 
 export class Recovery {
@@ -69,8 +82,17 @@ export class Recovery {
     this.options = options;
   }
 
-  run(): RecoveryResult {
-    const startedMs = performance.now();
+  /**
+   * The segments run() will scan from their first byte (every one after a crash), so the
+   * caller can scan them in parallel beforehand (./parallel_scan.ts) and pass the summaries to
+   * run(). Empty when the clean-shutdown shortcut applies.
+   */
+  segmentsToScan(): SegmentEntry[] {
+    const plan = this.plan();
+    return plan.normal ? [] : plan.segments.slice(plan.firstIndex);
+  }
+
+  private plan(): RecoveryPlan {
     const { rootDir, commitLogDir } = this.options;
     this.storage.mkdirp(rootDir);
     this.storage.mkdirp(commitLogDir);
@@ -86,16 +108,33 @@ export class Recovery {
     const trustedEnd = checkpoint?.flushedPhyOffset ?? 0;
     const snapshot = lastExitOK && checkpoint !== null ? readQueueOffsetSnapshot(this.storage, rootDir) : null;
     const normal = snapshot !== null && snapshot.physicalOffset === trustedEnd;
-    let table = normal ? QueueOffsetTable.fromEntries(snapshot.entries) : new QueueOffsetTable();
-    const tableFrom = normal ? trustedEnd : -1;
     const firstIndex = normal ? this.segmentIndexFor(segments, trustedEnd) : 0;
+    return { lastExitOK, checkpoint, segments, trustedEnd, snapshot, normal, firstIndex };
+  }
+
+  /**
+   * Recovers the log. `prescanned` holds summaries of whole-segment scans made beforehand
+   * (segmentsToScan() + scanSegmentsInParallel); a segment without one is scanned here.
+   */
+  run(prescanned?: ReadonlyMap<number, SegmentScanSummary>): RecoveryResult {
+    const startedMs = performance.now();
+    const { lastExitOK, checkpoint, segments, trustedEnd, snapshot, normal, firstIndex } = this.plan();
+    let table = normal && snapshot !== null ? QueueOffsetTable.fromEntries(snapshot.entries) : new QueueOffsetTable();
+    const tableFrom = normal ? trustedEnd : -1;
     let lastStoreTimestamp = 0;
     this.cleanEnd = normal ? trustedEnd : -1;
-    const end = this.scanFrom(segments, firstIndex, trustedEnd, (record) => {
-      lastStoreTimestamp = record.storeTimestamp;
-      if (record.physicalOffset >= tableFrom && takesQueueOffset(record.sysFlag)) {
-        table.observe(record.topic, record.queueId, record.queueOffset);
-      }
+    const end = this.scanFrom(segments, firstIndex, trustedEnd, prescanned, {
+      onRecord: (record) => {
+        lastStoreTimestamp = record.storeTimestamp;
+        if (record.physicalOffset >= tableFrom && takesQueueOffset(record.sysFlag)) {
+          table.observe(record.topic, record.queueId, record.queueOffset);
+        }
+      },
+      onSummary: (summary) => {
+        // Only whole-segment scans are summarised: every record counts (tableFrom is −1).
+        if (summary.recordCount > 0) lastStoreTimestamp = summary.lastStoreTimestamp;
+        for (const [topic, queueId, next] of summary.queueOffsets) table.observe(topic, queueId, next - 1);
+      },
     });
     if (end < trustedEnd && !this.events.some((e) => e.loud && e.physicalOffset === end)) {
       this.note('cut', '', end, `the log ends at ${end} but the checkpoint says ${trustedEnd} bytes were fsynced`, true);
@@ -138,17 +177,25 @@ export class Recovery {
     segments: SegmentEntry[],
     firstIndex: number,
     trustedEnd: number,
-    onRecord: Parameters<SegmentScanner['scan']>[2],
+    prescanned: ReadonlyMap<number, SegmentScanSummary> | undefined,
+    sink: { onRecord: Parameters<SegmentScanner['scan']>[2]; onSummary: (summary: SegmentScanSummary) => void },
   ): number {
     const size = this.options.segmentSizeBytes;
     for (let i = firstIndex; i < segments.length; i++) {
       const segment = segments[i]!;
       const file = this.storage.open(segment.path, false);
-      let result;
+      let result: { endPosition: number; stop: ScanStop };
       try {
         const scanner = new SegmentScanner(this.storage, file, segment.startOffset, size);
-        result = scanner.scan(0, this.options.checkCrc, onRecord);
-        this.scannedBytes += scanner.scannedBytes;
+        const summary = prescanned?.get(segment.startOffset);
+        if (summary !== undefined) {
+          sink.onSummary(summary);
+          this.scannedBytes += summary.scannedBytes;
+          result = summary;
+        } else {
+          result = scanner.scan(0, this.options.checkCrc, sink.onRecord);
+          this.scannedBytes += scanner.scannedBytes;
+        }
         if (result.stop.kind === 'blank') continue;
         this.cut(segment, file, scanner, result.endPosition, result.stop, trustedEnd);
       } finally {

@@ -15,6 +15,8 @@ export interface WriterInit {
   /** The positions board (./positions.ts): the writer publishes wroteWhere and flushedWhere. */
   positionsSab: SharedArrayBuffer;
   storage: StorageSpec | undefined;
+  /** Threads for a full recovery scan; undefined = decide by data size and cores; 1 = no pool. */
+  recoveryScanThreads: number | undefined;
 }
 
 export interface RecoverySummary {
@@ -27,6 +29,8 @@ export interface RecoverySummary {
   events: RecoveryEvent[];
   scannedBytes: number;
   durationMs: number;
+  /** Threads that scanned segments (1 = in the writer itself). */
+  scanThreads: number;
   /** The checkpoint's dispatchedPhyOffset, at most endPhysicalOffset (0 = unknown). */
   dispatchedPhyOffset: number;
 }

@@ -10,8 +10,9 @@ import type { QueueOffsetEntry } from '../recovery/queue_offset_table.js';
 import { ioError, serializeError, StoreError } from '../errors.js';
 import type { Storage } from '../io/storage.js';
 import { encodeQueueOffsetSnapshot, QUEUE_OFFSETS_FILE } from '../recovery/queue_offset_table.js';
+import { scanSegmentsInParallel, scanThreadsFor } from '../recovery/parallel_scan.js';
 import { ABORT_FILE_NAME, Recovery } from '../recovery/recovery.js';
-import type { MainToWriter, RecoverySummary, WriterToMain } from '../shared/messages.js';
+import type { MainToWriter, RecoverySummary, WriterInit, WriterToMain } from '../shared/messages.js';
 import { Positions } from '../shared/positions.js';
 import { RingConsumer } from '../shared/ring_consumer.js';
 import { RING_STATE_FAILED } from '../shared/ring_layout.js';
@@ -75,20 +76,23 @@ export class WriterService {
     });
   }
 
-  /** Recovers the store and starts writing; posts READY with what recovery found. */
-  static start(
-    storage: Storage,
-    config: MessageStoreConfig,
-    ringSab: SharedArrayBuffer,
-    positionsSab: SharedArrayBuffer,
-    post: (message: WriterToMain) => void,
-  ): WriterService {
-    const recovery = new Recovery(storage, {
+  /**
+   * Recovers the store and starts writing; posts READY with what recovery found. A full scan
+   * of several segments runs on a piscina pool first (./../recovery/parallel_scan.ts).
+   */
+  static async start(storage: Storage, init: WriterInit, post: (message: WriterToMain) => void): Promise<WriterService> {
+    const startedMs = performance.now();
+    const { config, ringSab, positionsSab } = init;
+    const recoverer = new Recovery(storage, {
       rootDir: config.storePathRootDir,
       commitLogDir: config.storePathCommitLog,
       segmentSizeBytes: config.mappedFileSizeCommitLog,
       checkCrc: config.checkCRCOnRecover,
-    }).run();
+    });
+    const scan = { segments: recoverer.segmentsToScan(), segmentSizeBytes: config.mappedFileSizeCommitLog, verifyCrc: config.checkCRCOnRecover, storage: init.storage, threads: init.recoveryScanThreads };
+    const threads = scanThreadsFor(scan);
+    const prescanned = threads > 1 ? await scanSegmentsInParallel(scan, threads) : undefined;
+    const recovery = recoverer.run(prescanned);
     const abortFile = path.join(config.storePathRootDir, ABORT_FILE_NAME);
     try {
       storage.writeFileAtomic(abortFile, Buffer.from(String(process.pid)));
@@ -104,7 +108,8 @@ export class WriterService {
       queueOffsets: recovery.queueOffsets,
       events: recovery.events,
       scannedBytes: recovery.scannedBytes,
-      durationMs: recovery.durationMs,
+      durationMs: performance.now() - startedMs,
+      scanThreads: threads,
       dispatchedPhyOffset: Math.min(recovery.checkpoint.dispatchedPhyOffset, recovery.endPhysicalOffset),
     };
     const positions = new Positions(positionsSab);

@@ -15,7 +15,7 @@ const post = (message: WriterToMain): void => port.postMessage(message);
 
 try {
   const storage = await createStorage(init.storage);
-  const service = WriterService.start(storage, init.config, init.ringSab, init.positionsSab, post);
+  const service = await WriterService.start(storage, init, post);
   port.on('message', (message: MainToWriter) => service.handle(message));
 } catch (error) {
   post({ type: 'FATAL', error: serializeError(error) });
