@@ -43,6 +43,7 @@ import type {
   WriterToMain,
 } from './shared/messages.js';
 import { Positions } from './shared/positions.js';
+import { RequestChannel, type WithoutRequestId } from './shared/request_channel.js';
 import { ringCreate } from './shared/ring_layout.js';
 import { type BoundaryType, type GetMessageRequest, type IndexQueryAnswer, MessageReads } from './read/message_reads.js';
 import { CleanService } from './retention/clean_service.js';
@@ -91,16 +92,10 @@ interface ParkedPut {
   onLeave?: () => void;
 }
 
-interface Request {
-  resolve: (result?: unknown) => void;
-  reject: (error: StoreError) => void;
-}
-
 /** What recovery found and did when the store was opened: the CommitLog, then the derived files. */
 export type RecoveryReport = RecoverySummary & { derived: DerivedRecoveryReport };
 
 type State = 'open' | 'closing' | 'closed' | 'failed';
-type WithoutRequestId<M> = M extends unknown ? Omit<M, 'requestId'> : never;
 type WriterRequest = WithoutRequestId<MainToWriter>;
 type DispatcherRequest = WithoutRequestId<MainToDispatcher>;
 
@@ -147,9 +142,8 @@ export class MessageStore {
   private readonly pendingWrite = new Fifo<PendingPut>();
   private readonly pendingFlush = new Fifo<PendingPut>();
   private readonly parked = new Fifo<ParkedPut>();
-  private readonly requests = new Map<number, Request>();
-  private readonly dispatcherRequests = new Map<number, Request>();
-  private nextRequestId = 1;
+  private readonly writerChannel: RequestChannel<MainToWriter>;
+  private readonly dispatcherChannel: RequestChannel<MainToDispatcher>;
   /** SYNC_FLUSH puts not fsynced by their deadline resolve FLUSH_DISK_TIMEOUT (still stored). */
   private readonly flushExpiry = new ExpiryTimer(this.pendingFlush, (p) => {
     p.result.putMessageStatus = PutMessageStatus.FLUSH_DISK_TIMEOUT;
@@ -183,6 +177,8 @@ export class MessageStore {
     this.config = config;
     this.worker = worker;
     this.dispatcher = started.dispatcher;
+    this.writerChannel = new RequestChannel(worker);
+    this.dispatcherChannel = new RequestChannel(started.dispatcher);
     this.positions = started.positions;
     this.ring = new RingProducer(ringSab);
     this.lock = lock;
@@ -480,15 +476,9 @@ export class MessageStore {
       case 'PROGRESS':
         this.onProgress(message.progress);
         return;
-      case 'REPLY': {
-        const request = this.requests.get(message.requestId);
-        if (request === undefined) return;
-        this.requests.delete(message.requestId);
-        if (message.error === null) request.resolve(message.result);
-        else request.reject(deserializeError(message.error));
-        this.updateRef();
+      case 'REPLY':
+        if (this.writerChannel.settle(message)) this.updateRef();
         return;
-      }
       case 'FATAL':
         this.fence(deserializeError(message.error));
         return;
@@ -504,15 +494,9 @@ export class MessageStore {
       case 'DISPATCHED':
         this.applyQueueRanges(message.queues);
         return;
-      case 'REPLY': {
-        const request = this.dispatcherRequests.get(message.requestId);
-        if (request === undefined) return;
-        this.dispatcherRequests.delete(message.requestId);
-        if (message.error === null) request.resolve(message.result);
-        else request.reject(deserializeError(message.error));
-        this.updateRef();
+      case 'REPLY':
+        if (this.dispatcherChannel.settle(message)) this.updateRef();
         return;
-      }
       case 'FATAL':
         // The CommitLog is fine but consume queues and index can no longer follow it: like
         // RocketMQ's "write logics queue error", the store stops taking puts until reopened.
@@ -582,10 +566,8 @@ export class MessageStore {
       p.onLeave?.();
     }
     this.parkedBytes = 0;
-    for (const request of this.requests.values()) request.reject(error);
-    this.requests.clear();
-    for (const request of this.dispatcherRequests.values()) request.reject(error);
-    this.dispatcherRequests.clear();
+    this.writerChannel.rejectAll(error);
+    this.dispatcherChannel.rejectAll(error);
     this.updateRef();
   }
 
@@ -597,7 +579,7 @@ export class MessageStore {
   /** Keeps the process alive only while something is in flight, like a socket would. */
   private updateRef(): void {
     const busy =
-      this.pendingWrite.length + this.pendingFlush.length + this.parked.length + this.requests.size > 0 ||
+      this.pendingWrite.length + this.pendingFlush.length + this.parked.length + this.writerChannel.size > 0 ||
       this.state === 'closing' ||
       // Transient pool: a put is acknowledged when staged; the process must live until it is written.
       (this.state === 'open' && this.progress.wroteWhere < this.nextPhysicalOffset);
@@ -606,7 +588,7 @@ export class MessageStore {
       if (busy) this.worker.ref();
       else this.worker.unref();
     }
-    const dispatcherBusy = this.dispatcherRequests.size > 0 || this.state === 'closing';
+    const dispatcherBusy = this.dispatcherChannel.size > 0 || this.state === 'closing';
     if (dispatcherBusy !== this.dispatcherRefed) {
       this.dispatcherRefed = dispatcherBusy;
       if (dispatcherBusy) this.dispatcher.ref();
@@ -616,22 +598,16 @@ export class MessageStore {
 
   private request(message: WriterRequest): Promise<unknown> {
     if (this.failure !== null) return Promise.reject(this.failure);
-    const requestId = this.nextRequestId++;
-    return new Promise((resolve, reject) => {
-      this.requests.set(requestId, { resolve, reject });
-      this.worker.postMessage({ ...message, requestId } as MainToWriter);
-      this.updateRef();
-    });
+    const reply = this.writerChannel.request(message);
+    this.updateRef();
+    return reply;
   }
 
   private dispatcherRequest(message: DispatcherRequest): Promise<unknown> {
     if (this.failure !== null) return Promise.reject(this.failure);
-    const requestId = this.nextRequestId++;
-    return new Promise((resolve, reject) => {
-      this.dispatcherRequests.set(requestId, { resolve, reject });
-      this.dispatcher.postMessage({ ...message, requestId } as MainToDispatcher);
-      this.updateRef();
-    });
+    const reply = this.dispatcherChannel.request(message);
+    this.updateRef();
+    return reply;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -763,10 +739,8 @@ export class MessageStore {
       const leftover = this.failure ?? new StoreError('E_STORE_CLOSED', 'the store closed before this put completed');
       for (const p of this.pendingWrite.drain()) p.resolve(failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));
       for (const p of this.pendingFlush.drain()) p.resolve(failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));
-      for (const request of this.requests.values()) request.reject(leftover);
-      this.requests.clear();
-      for (const request of this.dispatcherRequests.values()) request.reject(leftover);
-      this.dispatcherRequests.clear();
+      this.writerChannel.rejectAll(leftover);
+      this.dispatcherChannel.rejectAll(leftover);
       await this.worker.terminate();
       await this.dispatcher.terminate();
       await this.reads.close();
