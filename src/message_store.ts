@@ -112,7 +112,7 @@ interface StartedWorkers {
   dispatcher: Worker;
   positions: Positions;
   recovery: RecoverySummary;
-  derived: { queues: QueueRange[]; report: DerivedRecoveryReport };
+  derived: { dispatchedWhere: number; queues: QueueRange[]; report: DerivedRecoveryReport };
 }
 
 export class MessageStore {
@@ -122,6 +122,11 @@ export class MessageStore {
   private readonly positions: Positions;
   /** Readable consume queue ranges, as the dispatcher reports them: topic → queueId → range. */
   private readonly queueRanges = new Map<string, Map<number, QueueRange>>();
+  /**
+   * How far the queue ranges above reach: the dispatch position of the last DISPATCHED message
+   * applied here (the positions board runs ahead of it until the message arrives).
+   */
+  private dispatchedWhere: number;
   private readonly reads: MessageReads;
   private readonly derivedReport: DerivedRecoveryReport;
   private readonly clean: CleanService;
@@ -184,6 +189,7 @@ export class MessageStore {
     this.lock = lock;
     this.recovery = recovery;
     this.derivedReport = started.derived.report;
+    this.dispatchedWhere = started.derived.dispatchedWhere;
     this.segmentSizeBytes = config.mappedFileSizeCommitLog;
     this.syncFlush = config.flushDiskType === 'SYNC_FLUSH';
     this.storeHostBytes = encodeHostAddress(config.storeHost, 'storeHost');
@@ -300,7 +306,7 @@ export class MessageStore {
       const dispatcher = new Worker(new URL('./dispatcher/dispatcher_worker.js', import.meta.url), { workerData: dispatcherInit, execArgv });
       workers.push(dispatcher);
       const derived = await waitForReady(dispatcher, 'dispatcher', (m: DispatcherToMain) =>
-        m.type === 'READY' ? { queues: m.queues, report: m.report } : undefined,
+        m.type === 'READY' ? { dispatchedWhere: m.dispatchedWhere, queues: m.queues, report: m.report } : undefined,
       );
       const store = new MessageStore(config, { writer, dispatcher, positions, recovery, derived }, ringSab, lock, internals);
       store.reportRecovery();
@@ -493,6 +499,7 @@ export class MessageStore {
     switch (message.type) {
       case 'DISPATCHED':
         this.applyQueueRanges(message.queues);
+        this.dispatchedWhere = Math.max(this.dispatchedWhere, message.dispatchedWhere);
         return;
       case 'REPLY':
         if (this.dispatcherChannel.settle(message)) this.updateRef();
@@ -639,13 +646,14 @@ export class MessageStore {
   }
 
   /**
-   * CommitLog bytes the dispatcher has not yet turned into consume queue units and index keys:
-   * the visible end (flushed in SYNC_FLUSH, written in ASYNC_FLUSH) minus the dispatch position.
+   * CommitLog bytes not yet readable through consume queues and the index: the visible end
+   * (flushed in SYNC_FLUSH, written in ASYNC_FLUSH) minus the dispatch position this thread has
+   * applied. 0 means every message stored so far can be read by queue offset and by key.
    */
   dispatchBehindBytes(): number {
     if (this.state === 'closed') return 0;
     const visibleEnd = this.syncFlush ? this.positions.flushedWhere() : this.positions.wroteWhere();
-    return Math.max(0, visibleEnd - this.positions.dispatchedWhere());
+    return Math.max(0, visibleEnd - this.dispatchedWhere);
   }
 
   /**

@@ -58,6 +58,8 @@ export interface ConsumeQueueLoadSummary {
   entryCount: number;
   /** Queues whose tail was cut (invalid units zeroed, or files beyond the end deleted). */
   repairedQueueCount: number;
+  /** Zero-length last files deleted (a crash while creating them), by path. */
+  emptyFilesRemoved: string[];
 }
 
 /** A queue whose min or max queue offset changed, with its values now (0 and 0 once deleted). */
@@ -472,14 +474,14 @@ export class ConsumeQueueStore {
   load(): ConsumeQueueLoadSummary {
     this.assertOpen();
     assert(this.queueTable.size === 0, 'load() runs once, before any put');
-    const summary: ConsumeQueueLoadSummary = { queueCount: 0, fileCount: 0, entryCount: 0, repairedQueueCount: 0 };
+    const summary: ConsumeQueueLoadSummary = { queueCount: 0, fileCount: 0, entryCount: 0, repairedQueueCount: 0, emptyFilesRemoved: [] };
     for (const dirName of this.storage.list(this.rootDir).sort()) {
       const topic = this.topicOfDir(dirName);
       if (topic === null) continue;
       const topicDir = path.join(this.rootDir, dirName);
       for (const queueName of this.storage.list(topicDir)) {
         if (!/^\d{1,9}$/.test(queueName)) continue;
-        const queue = this.loadQueue(topic, Number(queueName));
+        const queue = this.loadQueue(topic, Number(queueName), summary.emptyFilesRemoved);
         if (queue === null) continue;
         if (this.recover(queue)) summary.repairedQueueCount += 1;
         if (queue.fileStarts.length === 0) {
@@ -511,7 +513,7 @@ export class ConsumeQueueStore {
     return null;
   }
 
-  private loadQueue(topic: string, queueId: number): QueueState | null {
+  private loadQueue(topic: string, queueId: number, emptyFilesRemoved: string[]): QueueState | null {
     const queue = this.queueOf(topic, queueId, true);
     const starts: number[] = [];
     for (const name of this.storage.list(queue.dir)) {
@@ -523,6 +525,19 @@ export class ConsumeQueueStore {
       return null;
     }
     starts.sort((a, b) => a - b);
+    // RocketMQ (MappedFileQueue.doLoad): a zero-length last file is what a crash during its
+    // creation leaves; it is deleted, not an error.
+    const lastFile = path.join(queue.dir, segmentName(starts[starts.length - 1]!));
+    if (this.storage.sizeBytes(lastFile) === 0) {
+      this.storage.unlink(lastFile);
+      this.dirsToSync.add(queue.dir);
+      emptyFilesRemoved.push(lastFile);
+      starts.pop();
+      if (starts.length === 0) {
+        this.queueTable.delete(queue.key);
+        return null;
+      }
+    }
     for (const [index, start] of starts.entries()) {
       const file = path.join(queue.dir, segmentName(start));
       const where = `consume queue file ${file}`;
@@ -537,8 +552,10 @@ export class ConsumeQueueStore {
 
   /**
    * RocketMQ ConsumeQueue.recover: from the third-last file on, the end is the first unit with
-   * offset < 0 or size ≤ 0 (a zero unit included). Files after it are deleted and the rest of
-   * its file is re-zeroed. Returns whether anything had to be cut.
+   * offset < 0 or size ≤ 0 (a zero unit included); mqstore also ends it at a unit that starts
+   * before the previous one ended (units follow the CommitLog, so that is damage) and at a
+   * filler after a unit. Files after it are deleted and the rest of its file is re-zeroed.
+   * Returns whether anything had to be cut.
    */
   private recover(queue: QueueState): boolean {
     const first = queue.fileStarts[0]!;
@@ -547,8 +564,17 @@ export class ConsumeQueueStore {
     let maxPhysicalOffset = -1;
     let stoppedOnDamage = false;
     const startIndex = Math.max(0, queue.fileStarts.length - 3);
+    let unitEnd = -1;
+    const accept = (entry: ConsumeQueueEntry): boolean => {
+      if (entry.physicalOffset < 0 || entry.sizeBytes <= 0) return false;
+      const kind = consumeQueueEntryKind(entry);
+      if (kind === 'filler') return unitEnd < 0;
+      if (kind !== 'unit' || entry.physicalOffset < unitEnd) return false;
+      unitEnd = entry.physicalOffset + entry.sizeBytes;
+      return true;
+    };
     for (const fileStart of queue.fileStarts.slice(startIndex)) {
-      const scan = this.scanFile(queue, fileStart, (entry) => entry.physicalOffset >= 0 && entry.sizeBytes > 0);
+      const scan = this.scanFile(queue, fileStart, accept);
       endBytes = fileStart + scan.validBytes;
       if (scan.maxPhysicalOffset >= 0) maxPhysicalOffset = scan.maxPhysicalOffset;
       if (scan.validBytes < this.fileSizeBytes) {

@@ -105,25 +105,27 @@ export class DispatcherService {
     const end = recovery.endPhysicalOffset;
     const logMin = recovery.minPhysicalOffset < 0 ? end : recovery.minPhysicalOffset;
 
-    const cq = openConsumeQueues(storage, config, report);
+    const opened = openConsumeQueues(storage, config, report);
+    const cq = opened.cq;
+    if (opened.rebuilt) report.consumeQueuesRebuilt = recovery.queueOffsets.map(([topic, queueId]) => [topic, queueId]);
     const trimmedUnits = cq.truncateAfter(end);
     if (trimmedUnits > 0) report.events.push(`dropped ${trimmedUnits} consume queue units at or past the CommitLog end ${end}`);
 
     let index: IndexService | null = null;
-    let indexFrom = Number.POSITIVE_INFINITY;
+    // Wiped consume queues or index files are rebuilt from the first message of the log.
+    let rebuildFrom = opened.rebuilt ? logMin : Number.POSITIVE_INFINITY;
     if (config.messageIndexEnable) {
-      const opened = openIndex(storage, config, !recovery.lastExitOK, logMin < end, report);
-      index = opened.index;
+      const openedIndex = openIndex(storage, config, !recovery.lastExitOK, logMin < end, report);
+      index = openedIndex.index;
       index.truncateAfter(end);
-      if (opened.rebuild) indexFrom = logMin;
-      report.indexFileCount = index.fileCount();
+      if (openedIndex.rebuild) rebuildFrom = logMin;
     }
 
     // Re-dispatch from where the consume queues and index were last known durable. Both skip
     // what they already hold (consume queue: offset + size ≤ its max; index: offset < its end).
     const durable = recovery.dispatchedPhyOffset;
     let from = durable > 0 && durable >= logMin ? Math.min(durable, end) : logMin;
-    from = Math.min(from, indexFrom);
+    from = Math.min(from, rebuildFrom);
     report.redispatchFromPhysicalOffset = from;
     report.redispatchedBytes = end - from;
     const tail = new CommitLogTail(storage, { commitLogDir: config.storePathCommitLog, segmentSizeBytes: config.mappedFileSizeCommitLog }, from);
@@ -153,10 +155,14 @@ export class DispatcherService {
         }
       }
     }
+    // Units below the log's first offset (retention) are not readable: RocketMQ's
+    // correctMinOffset at load, and the files wholly below go.
+    cq.deleteExpiredFiles(logMin);
     if (from < end || rebuild.size > 0 || report.indexRebuilt || report.consumeQueuesTrimmed > 0) {
       cq.flush();
       index?.flush();
     }
+    report.indexFileCount = index?.fileCount() ?? 0;
     report.consumeQueueCount = cq.queueCount();
     report.durationMs = performance.now() - startedMs;
 
@@ -173,7 +179,7 @@ export class DispatcherService {
       });
     }
     for (const range of queues) all.set(queueKey(range.topic, range.queueId), range);
-    post({ type: 'READY', queues: [...all.values()], report });
+    post({ type: 'READY', dispatchedWhere: end, queues: [...all.values()], report });
     return service;
   }
 
@@ -344,14 +350,17 @@ function catchUp(tail: CommitLogTail, end: number, apply: (request: DispatchRequ
   return storeTimestamp;
 }
 
-function openConsumeQueues(storage: Storage, config: MessageStoreConfig, report: DerivedRecoveryReport): ConsumeQueueStore {
+/** The consume queues, loaded; `rebuilt` when they were unreadable and removed (rebuild all). */
+function openConsumeQueues(storage: Storage, config: MessageStoreConfig, report: DerivedRecoveryReport): { cq: ConsumeQueueStore; rebuilt: boolean } {
   const rootDir = path.join(config.storePathRootDir, CONSUME_QUEUE_DIR);
   const options = { rootDir, fileSizeBytes: consumeQueueFileSizeBytes(config.mappedFileSizeConsumeQueue), openFilesMax: CQ_OPEN_FILES_MAX };
   let cq = new ConsumeQueueStore(storage, options);
+  let rebuilt = false;
   try {
     const summary = cq.load();
     report.consumeQueuesTrimmed = summary.repairedQueueCount;
     if (summary.repairedQueueCount > 0) report.events.push(`cut the damaged tail of ${summary.repairedQueueCount} consume queue(s)`);
+    for (const file of summary.emptyFilesRemoved) report.events.push(`removed the zero-length consume queue file ${file} (a crash while creating it)`);
   } catch (error) {
     if (!(error instanceof StoreError) || error.code !== 'E_STORE_CORRUPT') throw error;
     // A file with a wrong name or size: the layout cannot be trusted; rebuild every queue.
@@ -359,9 +368,10 @@ function openConsumeQueues(storage: Storage, config: MessageStoreConfig, report:
     storage.removeTree(rootDir);
     cq = new ConsumeQueueStore(storage, options);
     cq.load();
+    rebuilt = true;
   }
   storage.mkdirp(rootDir);
-  return cq;
+  return { cq, rebuilt };
 }
 
 function openIndex(

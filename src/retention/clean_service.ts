@@ -8,7 +8,10 @@
 //   segments (oldest first, never the active one, at most deleteFileBatchMax) ─► the
 //   dispatcher deletes consume queue and index files wholly below the new minimum.
 //
-// The first scheduled run is 60 s after open (RocketMQ); manual runs start at once.
+// The first scheduled run is 60 s after open (RocketMQ); manual runs start at once. The disk
+// ratio alone is checked sooner and more often (1 s after open, then every
+// min(cleanResourceInterval, 10 s)), so a full disk stops puts, and its end resumes them,
+// without waiting for a clean-up run.
 
 import type { MessageStoreConfig } from '../config.js';
 import { deleteWhenHours } from '../config.js';
@@ -17,6 +20,9 @@ import { deleteWhenHours } from '../config.js';
 export const MANUAL_DELETE_RUNS = 20;
 /** Delay of the first scheduled run after open (RocketMQ). */
 export const FIRST_CLEAN_DELAY_MS = 60_000;
+/** Delay of the first disk check after open, and the longest period between two (RocketMQ). */
+export const FIRST_DISK_CHECK_DELAY_MS = 1000;
+export const DISK_CHECK_PERIOD_MS_MAX = 10_000;
 const HOUR_MS = 3600 * 1000;
 
 export interface CleanDeps {
@@ -46,6 +52,7 @@ export class CleanService {
   private readonly deps: CleanDeps;
   private manualRunsLeft = 0;
   private timer: NodeJS.Timeout | null = null;
+  private diskTimer: NodeJS.Timeout | null = null;
   /** Runs never overlap: a run requested while one is going waits for it. */
   private running: Promise<CleanRunResult> = Promise.resolve({ trigger: null, deletedSegments: 0, diskUsedRatio: 0 });
   private stopped = false;
@@ -56,13 +63,44 @@ export class CleanService {
 
   start(): void {
     this.schedule(FIRST_CLEAN_DELAY_MS);
+    this.scheduleDiskCheck(FIRST_DISK_CHECK_DELAY_MS);
   }
 
   stop(): Promise<unknown> {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
+    if (this.diskTimer !== null) clearTimeout(this.diskTimer);
     this.timer = null;
+    this.diskTimer = null;
     return this.running.catch(() => undefined);
+  }
+
+  private scheduleDiskCheck(delayMs: number): void {
+    if (this.stopped) return;
+    this.diskTimer = setTimeout(() => {
+      this.diskTimer = null;
+      this.deps
+        .diskUsedRatio()
+        .then((ratio) => {
+          if (!this.stopped) this.assessDisk(ratio);
+        })
+        .catch(() => undefined) // An unreadable disk ratio changes nothing; the next check retries.
+        .finally(() => this.scheduleDiskCheck(Math.min(this.deps.config().cleanResourceInterval, DISK_CHECK_PERIOD_MS_MAX)));
+    }, delayMs);
+    this.diskTimer.unref();
+  }
+
+  /** Sets or clears the disk-full state; true when the disk asks for deletion at once. */
+  private assessDisk(ratio: number): boolean {
+    const config = this.deps.config();
+    const warning = clamp(config.diskSpaceWarningLevelRatio, 35, 90) / 100;
+    const forcibly = clamp(config.diskSpaceCleanForciblyRatio, 30, 85) / 100;
+    if (ratio > warning) {
+      this.deps.setDiskFull(`disk usage ${percent(ratio)} is above diskSpaceWarningLevelRatio ${percent(warning)}; puts resume below it`);
+      return true;
+    }
+    this.deps.setDiskFull(null);
+    return ratio > forcibly;
   }
 
   /** RocketMQ executeDeleteFilesManually: runs now, and the next scheduled runs delete too. */
@@ -96,19 +134,8 @@ export class CleanService {
   private async run(): Promise<CleanRunResult> {
     const config = this.deps.config();
     const ratio = await this.deps.diskUsedRatio();
-    const warning = clamp(config.diskSpaceWarningLevelRatio, 35, 90) / 100;
-    const forcibly = clamp(config.diskSpaceCleanForciblyRatio, 30, 85) / 100;
     const maxUsed = clamp(config.diskMaxUsedSpaceRatio, 10, 95) / 100;
-    let cleanImmediately = false;
-    if (ratio > warning) {
-      cleanImmediately = true;
-      this.deps.setDiskFull(
-        `disk usage ${percent(ratio)} is above diskSpaceWarningLevelRatio ${percent(warning)}; puts resume below it`,
-      );
-    } else {
-      if (ratio > forcibly) cleanImmediately = true;
-      this.deps.setDiskFull(null);
-    }
+    const cleanImmediately = this.assessDisk(ratio);
     const diskPressure = cleanImmediately || ratio > maxUsed;
     const hours = deleteWhenHours(config.deleteWhen) ?? new Set<number>();
     const timeUp = hours.has((this.deps.now?.() ?? new Date()).getHours());

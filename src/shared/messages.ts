@@ -98,7 +98,7 @@ export interface DerivedRecoveryReport {
 }
 
 export type DispatcherToMain =
-  | { type: 'READY'; queues: QueueRange[]; report: DerivedRecoveryReport }
+  | { type: 'READY'; dispatchedWhere: number; queues: QueueRange[]; report: DerivedRecoveryReport }
   | { type: 'DISPATCHED'; dispatchedWhere: number; queues: QueueRange[] }
   | { type: 'REPLY'; requestId: number; error: SerializedError | null; result?: unknown }
   | { type: 'FATAL'; error: SerializedError };

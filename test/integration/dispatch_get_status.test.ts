@@ -108,7 +108,7 @@ test('NO_MATCHED_MESSAGE: nextBeginOffset moves past the scanned units, up to th
 // are gone. To make "in between" last, the dispatcher's consume queue reads (correctMinOffset)
 // wait 150 ms each (test/support/slow_storage.ts). The scan budget is cut to two units, so the pull
 // cannot scan on to a live message (which would make it FOUND). (After a reopen, the stale
-// minimum of retention_expired.test.ts's todo test reaches it too.)
+// minimum of retention_expired.test.ts's reopen test reaches it too.)
 test('MESSAGE_WAS_REMOVING: a pull between the CommitLog deletion and the consume queue correction', async (t) => {
   // Default consume queue file size: one file, never deleted, so the units stay readable.
   const slow = slowStorageSpec({ preadPathIncludes: `${path.sep}consumequeue${path.sep}`, preadDelayMs: 150 });

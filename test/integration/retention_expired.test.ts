@@ -149,7 +149,7 @@ test('a manual run deletes at most deleteFileBatchMax segments, oldest first', {
 // the first consume queue file left.
 test(
   'after retention and a clean reopen the minimums stay where retention put them',
-  { timeout: 30_000, todo: 'bug: src/dispatcher/dispatcher_service.ts start() does not correct loaded consume queue minimums to the CommitLog minimum' },
+  { timeout: 30_000 },
   async (t) => {
   const { temp, sent } = await filled(t, 'retention-reopen', 300);
   await temp.store.updateConfig({ fileReservedTime: 0 });
@@ -217,7 +217,7 @@ test('between diskSpaceCleanForciblyRatio and the warning level, unexpired segme
 // after start. With cleanResourceInterval 50 ms a full disk must be noticed within seconds.
 test(
   'with a small cleanResourceInterval a full disk is noticed, and its end, without a manual run',
-  { timeout: 30_000, todo: 'bug: src/retention/clean_service.ts start() makes the first disk check 60 s (FIRST_CLEAN_DELAY_MS) after open, whatever cleanResourceInterval' },
+  { timeout: 30_000 },
   async (t) => {
     let ratio = 0.5;
     const temp = await TempStore.open(t, 'retention-disk-timer', { ...OPTIONS, cleanResourceInterval: 50 }, { diskUsedRatio: () => ratio });

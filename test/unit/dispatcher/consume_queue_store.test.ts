@@ -180,7 +180,7 @@ test('load after reopen restores max offsets and entries, and cuts an invalid ta
 
     const reopened = open(rootDir, 200);
     const summary = reopened.load();
-    assert.deepEqual(summary, { queueCount: 2, fileCount: 4, entryCount: 27, repairedQueueCount: 1 });
+    assert.deepEqual(summary, { queueCount: 2, fileCount: 4, entryCount: 27, repairedQueueCount: 1, emptyFilesRemoved: [] });
     assert.equal(reopened.maxQueueOffset('T', 0), 23);
     assert.equal(reopened.maxPhysicalOffsetOf('T', 0), 2300);
     assert.equal(reopened.maxQueueOffset('U', 2), 4);
@@ -464,7 +464,7 @@ test('300 queues with openFilesMax 8: one pwritev per queue per commit, bounded 
     store.close();
     assert.equal(storage.openNow, 0);
     const reopened = open(rootDir, 200, 8, storage);
-    assert.deepEqual(reopened.load(), { queueCount: 300, fileCount: 600, entryCount: 3600, repairedQueueCount: 0 });
+    assert.deepEqual(reopened.load(), { queueCount: 300, fileCount: 600, entryCount: 3600, repairedQueueCount: 0, emptyFilesRemoved: [] });
     const entries = reopened.read('T5', 299, 0, 100);
     assert.equal(entries.length, 12);
     assert.ok(entries.every((entry) => entry.tagsCode === 299));
@@ -723,6 +723,42 @@ test('an encoded topic directory without a matching name file is removed at load
     reopened.load();
     assert.equal(reopened.queueCount(), 0);
     assert.deepEqual(fs.readdirSync(rootDir), []);
+    reopened.close();
+  });
+});
+
+test('a zero-length last file (a crash while creating it) is deleted at load and reported; other wrong sizes are corrupt', () => {
+  withTempDir((rootDir) => {
+    const store = open(rootDir, 200);
+    for (let i = 0; i < 12; i++) store.put('Zero', 0, i, unit(i * 100));
+    store.close();
+    const dir = path.join(rootDir, 'Zero', '0');
+    const files = fs.readdirSync(dir).sort();
+    assert.equal(files.length, 2);
+    fs.truncateSync(path.join(dir, files[1]!), 0);
+    const reopened = open(rootDir, 200);
+    const summary = reopened.load();
+    assert.deepEqual(summary.emptyFilesRemoved, [path.join(dir, files[1]!)]);
+    assert.equal(reopened.maxQueueOffset('Zero', 0), 10, 'the units of the first file remain');
+    assert.deepEqual(fs.readdirSync(dir), [files[0]]);
+    reopened.close();
+    fs.truncateSync(path.join(dir, files[0]!), 100);
+    assert.throws(() => open(rootDir, 200).load(), { code: 'E_STORE_CORRUPT' });
+  });
+});
+
+test('recovery ends a queue at a unit that starts before the previous one ended (damage)', () => {
+  withTempDir((rootDir) => {
+    const store = open(rootDir, 2000);
+    for (let i = 0; i < 20; i++) store.put('Order', 0, i, unit(i * 100));
+    store.close();
+    const file = path.join(rootDir, 'Order', '0', '00000000000000000000');
+    const bytes = fs.readFileSync(file);
+    bytes.writeBigInt64BE(50n, 7 * 20); // unit 7 now points inside unit 0's record
+    fs.writeFileSync(file, bytes);
+    const reopened = open(rootDir, 2000);
+    assert.equal(reopened.load().repairedQueueCount, 1);
+    assert.equal(reopened.maxQueueOffset('Order', 0), 7, 'the queue ends before the damaged unit');
     reopened.close();
   });
 });
