@@ -22,6 +22,7 @@ import { deserializeError, type SerializedError, StoreError } from './errors.js'
 import {
   BLANK_RECORD_BYTES,
   type MessageExt,
+  offsetHex,
   offsetMsgId,
   writeBlankRecord,
   writeRecord,
@@ -71,8 +72,6 @@ export interface MessageStoreInternals {
 /** The store's ring: at least 16 MiB, at least 4 of the largest records, at most 1 GiB. */
 const STORE_RING_BYTES_MIN = 16 * 1024 * 1024;
 const STORE_RING_BYTES_MAX = 1024 * 1024 * 1024;
-/** Upper-case two-digit hex of every byte value, for message ids. */
-const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
 /** Unpublished ring bytes that make a burst of sends publish before its end. */
 const PUBLISH_EARLY_BYTES = 64 * 1024;
 
@@ -443,13 +442,7 @@ export class MessageStore {
 
   /** offsetMsgId without a Buffer round trip: store-host hex + 16 hex digits of the offset. */
   private msgIdAt(physicalOffset: number): string {
-    const high = Math.floor(physicalOffset / 4294967296);
-    const low = physicalOffset >>> 0;
-    return (
-      this.msgIdPrefix +
-      HEX_BYTE[(high >>> 24) & 0xff]! + HEX_BYTE[(high >>> 16) & 0xff]! + HEX_BYTE[(high >>> 8) & 0xff]! + HEX_BYTE[high & 0xff]! +
-      HEX_BYTE[low >>> 24]! + HEX_BYTE[(low >>> 16) & 0xff]! + HEX_BYTE[(low >>> 8) & 0xff]! + HEX_BYTE[low & 0xff]!
-    );
+    return this.msgIdPrefix + offsetHex(physicalOffset);
   }
 
   /**

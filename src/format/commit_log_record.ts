@@ -250,12 +250,13 @@ export function propertiesToString(properties: Record<string, string>): string {
 /** Parses RocketMQ's properties string; fragments without a name or value are skipped. */
 export function stringToProperties(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  if (text.length === 0) return out;
-  for (const fragment of text.split(PROPERTY_SEPARATOR)) {
-    if (fragment.length < 3) continue;
-    const split = fragment.indexOf(NAME_VALUE_SEPARATOR);
-    if (split <= 0 || split === fragment.length - 1) continue;
-    setOwn(out, fragment.slice(0, split), fragment.slice(split + 1));
+  for (let at = 0; at < text.length; ) {
+    let end = text.indexOf(PROPERTY_SEPARATOR, at);
+    if (end < 0) end = text.length;
+    const split = text.indexOf(NAME_VALUE_SEPARATOR, at);
+    // A fragment needs a name and a value: name\u0001value.
+    if (split > at && split < end - 1) setOwn(out, text.slice(at, split), text.slice(split + 1, end));
+    at = end + 1;
   }
   return out;
 }
@@ -266,12 +267,29 @@ function setOwn(target: Record<string, string>, name: string, value: string): vo
   else target[name] = value;
 }
 
+/** Upper-case two-digit hex of every byte value. */
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
+
+/** Upper-case hex of bytes [start, end). */
+export function upperHex(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  let out = '';
+  for (let i = start; i < end; i++) out += HEX_BYTE[bytes[i]!]!;
+  return out;
+}
+
+/** The 16 upper-case hex digits of a physical offset as an 8-byte big-endian long. */
+export function offsetHex(physicalOffset: number): string {
+  const high = Math.floor(physicalOffset / TWO_POW_32);
+  const low = physicalOffset >>> 0;
+  return (
+    HEX_BYTE[(high >>> 24) & 0xff]! + HEX_BYTE[(high >>> 16) & 0xff]! + HEX_BYTE[(high >>> 8) & 0xff]! + HEX_BYTE[high & 0xff]! +
+    HEX_BYTE[low >>> 24]! + HEX_BYTE[(low >>> 16) & 0xff]! + HEX_BYTE[(low >>> 8) & 0xff]! + HEX_BYTE[low & 0xff]!
+  );
+}
+
 /** RocketMQ's offset message id: store host bytes + 8-byte physical offset, upper-case hex. */
 export function offsetMsgId(storeHost: Uint8Array, physicalOffset: number): string {
-  const id = Buffer.allocUnsafe(storeHost.length + 8);
-  id.set(storeHost, 0);
-  writeInt64(id, storeHost.length, physicalOffset);
-  return id.toString('hex').toUpperCase();
+  return upperHex(storeHost) + offsetHex(physicalOffset);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -431,12 +449,14 @@ function decodeValidRecord(buf: Buffer, position: number): MessageExt {
   const storeHostStart = p;
   const storeHost = decodeHostAddress(buf, p, storeV6);
   p += storeV6 ? IPV6_HOST_BYTES : IPV4_HOST_BYTES;
-  const storeHostBytes = buf.subarray(storeHostStart, p);
+  const storeHostEnd = p;
   const reconsumeTimes = buf.readInt32BE(p);
   const preparedTransactionOffset = readInt64(buf, p + 4);
   const bodyBytes = buf.readInt32BE(p + 12);
   p += 16;
-  const body = Buffer.from(buf.subarray(p, p + bodyBytes));
+  // A copy: the message must not keep a larger read buffer alive (allocUnsafe + copy is a memcpy).
+  const body = Buffer.allocUnsafe(bodyBytes);
+  buf.copy(body, 0, p, p + bodyBytes);
   p += bodyBytes;
   const topicBytes = magic === MAGIC_V2 ? buf.readInt16BE(p) : buf.readInt8(p);
   p += magic === MAGIC_V2 ? 2 : 1;
@@ -465,7 +485,7 @@ function decodeValidRecord(buf: Buffer, position: number): MessageExt {
     properties,
     tags: properties[PROPERTY_TAGS],
     keys: keysText === undefined ? [] : keysText.split(' ').filter((k) => k.length > 0),
-    msgId: offsetMsgId(storeHostBytes, commitLogOffset),
+    msgId: upperHex(buf, storeHostStart, storeHostEnd) + offsetHex(commitLogOffset),
   };
 }
 

@@ -43,7 +43,7 @@ export function encodeHostAddress(text: string, what = 'host'): Buffer {
 
 /** Decodes 8 or 20 bytes at `position` into "ip:port" / "[ipv6]:port". */
 export function decodeHostAddress(buf: Uint8Array, position: number, ipv6: boolean): string {
-  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const view = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (!ipv6) {
     const port = view.readInt32BE(position + 4);
     return `${view[position]}.${view[position + 1]}.${view[position + 2]}.${view[position + 3]}:${port}`;

@@ -23,8 +23,10 @@ import {
 import {
   CQ_ENTRY_BYTES,
   consumeQueueFileSizeBytes,
+  CQ_POS_PHYSICAL_OFFSET,
+  CQ_POS_SIZE_BYTES,
+  CQ_POS_TAGS_CODE,
   isTagsCodeExtAddress,
-  readConsumeQueueEntry,
   rollNextFileQueueOffset,
   tagsCodeOf,
 } from '../format/consume_queue_entry.js';
@@ -32,18 +34,23 @@ import { parseSegmentName, segmentName } from '../format/segment_name.js';
 import { topicDirName } from '../format/topic_dir.js';
 import type { QueueRange } from '../shared/messages.js';
 import { GetMessageStatus, type GetMessageResult, type QueryMessageResult } from '../status.js';
+import { BLOCK_BYTES, BLOCK_OVERHANG_BYTES, BlockCache } from './block_cache.js';
 import { FileReader } from './file_reader.js';
 
 /** RocketMQ MAX_PULL_MSG_SIZE: the byte cap of one pull whatever the other limits say. */
 const MAX_PULL_MSG_SIZE_BYTES = 128 * 1024 * 1024;
 /** Rounds of index lookups per queryMessage (RocketMQ: 3). */
 const QUERY_ROUNDS_MAX = 3;
-/** Bytes read at once for neighbouring records of one pull. */
-const SPAN_BYTES_MAX = 256 * 1024;
 /** Enough of a record's head to reach its STORETIMESTAMP with IPv6 hosts. */
 const RECORD_HEAD_BYTES = 80;
 /** Store file handles the main thread keeps open for reads. */
 const READ_FILES_MAX = 128;
+/** CommitLog blocks cached for reads (× BLOCK_BYTES: 16 MiB). */
+const BLOCKS_MAX = 64;
+/** Queues whose last consume queue read is kept for the next pull. */
+const UNIT_CACHE_QUEUES_MAX = 1024;
+/** A cached run serves a pull when it holds at least this many of the units asked for. */
+const UNIT_CACHE_HIT_UNITS_MIN = 64;
 
 export interface GetMessageRequest {
   group: string;
@@ -78,6 +85,12 @@ interface TagFilter {
   tags: Set<string>;
 }
 
+/** The units of one consume queue read, kept for the next pull of the same queue. */
+interface UnitRun {
+  fromQueueOffset: number;
+  bytes: Buffer;
+}
+
 interface Unit {
   queueOffset: number;
   physicalOffset: number;
@@ -88,6 +101,11 @@ interface Unit {
 export class MessageReads {
   private readonly context: ReadContext;
   private readonly files = new FileReader(READ_FILES_MAX);
+  private readonly blocks = new BlockCache(BLOCKS_MAX);
+  /** Block reads in flight, by aligned start. */
+  private readonly blockLoads = new Map<number, { readableEnd: number; promise: Promise<{ start: number; bytes: Buffer } | null> }>();
+  /** Last consume queue read per queue; Map order is the recency order. */
+  private readonly unitRuns = new Map<string, UnitRun>();
   private readonly commitLogDir: string;
   private readonly consumeQueueDir: string;
   private readonly segmentSizeBytes: number;
@@ -112,6 +130,8 @@ export class MessageReads {
    * and every consume queue file (reopened on the next read), so their disk space is freed.
    */
   forgetDeletedFiles(minPhysicalOffset: number): void {
+    this.blocks.dropBelow(minPhysicalOffset);
+    this.unitRuns.clear();
     const commitLogPrefix = this.commitLogDir + path.sep;
     const consumeQueuePrefix = this.consumeQueueDir + path.sep;
     this.files.forgetMatching((file) => {
@@ -156,12 +176,49 @@ export class MessageReads {
    * `length` bytes of the CommitLog at `physicalOffset`, or null when they are not all inside
    * one segment, below the readable end and above the minimum.
    */
-  private readLog(physicalOffset: number, length: number): Promise<Buffer | null> {
+  private async readLog(physicalOffset: number, length: number): Promise<Buffer | null> {
     const min = this.context.minPhysicalOffset();
-    if (min < 0 || physicalOffset < min || physicalOffset + length > this.context.readableEnd()) return Promise.resolve(null);
+    const readableEnd = this.context.readableEnd();
+    if (min < 0 || physicalOffset < min || physicalOffset + length > readableEnd) return null;
     const segmentStart = physicalOffset - (physicalOffset % this.segmentSizeBytes);
-    if (physicalOffset - segmentStart + length > this.segmentSizeBytes) return Promise.resolve(null);
+    if (physicalOffset - segmentStart + length > this.segmentSizeBytes) return null;
+    const cached = this.blocks.get(physicalOffset, length);
+    if (cached !== undefined) return cached;
+    const aligned = physicalOffset - (physicalOffset % BLOCK_BYTES);
+    const block = await this.loadBlock(segmentStart, aligned, readableEnd);
+    if (block !== null && physicalOffset + length <= block.start + block.bytes.length) {
+      // Sequential readers find the next block loaded (or loading) when they get there.
+      const next = aligned + BLOCK_BYTES;
+      if (next < readableEnd && next < segmentStart + this.segmentSizeBytes && this.blocks.get(next, 1) === undefined) {
+        this.loadBlock(segmentStart, next, readableEnd).catch(() => undefined);
+      }
+      return block.bytes.subarray(physicalOffset - block.start, physicalOffset - block.start + length);
+    }
+    // Larger than a block with its overhang: read it alone.
     return this.files.read(path.join(this.commitLogDir, segmentName(segmentStart)), physicalOffset - segmentStart, length);
+  }
+
+  /**
+   * Reads the block at `aligned` (with its overhang, clipped to the segment and the readable
+   * end) into the cache; one read per block at a time.
+   */
+  private loadBlock(segmentStart: number, aligned: number, readableEnd: number): Promise<{ start: number; bytes: Buffer } | null> {
+    const loading = this.blockLoads.get(aligned);
+    if (loading !== undefined && loading.readableEnd >= readableEnd) return loading.promise;
+    const start = Math.max(segmentStart, aligned);
+    const end = Math.min(aligned + BLOCK_BYTES + BLOCK_OVERHANG_BYTES, segmentStart + this.segmentSizeBytes, readableEnd);
+    const promise = this.files
+      .read(path.join(this.commitLogDir, segmentName(segmentStart)), start - segmentStart, end - start)
+      .then((bytes) => {
+        if (bytes === null) return null;
+        this.blocks.put(start, bytes);
+        return { start, bytes };
+      })
+      .finally(() => {
+        if (this.blockLoads.get(aligned)?.promise === promise) this.blockLoads.delete(aligned);
+      });
+    this.blockLoads.set(aligned, { readableEnd, promise });
+    return promise;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -203,16 +260,17 @@ export class MessageReads {
       const unitsToFileEnd = entriesPerFile - (next % entriesPerFile);
       const unitsInBudget = Math.floor(maxFilterBytes / CQ_ENTRY_BYTES) + 1 - (next - offset);
       const count = Math.min(unitsToFileEnd, maxOffset - next, Math.max(1, unitsInBudget));
-      const units = await this.readUnits(topic, queueId, next, count);
-      if (units === null) {
+      const runFrom = next;
+      const run = await this.readUnitBytes(topic, queueId, runFrom, count);
+      if (run === null || !unitAt(run, 0, runFrom)) {
         result.status = GetMessageStatus.OFFSET_FOUND_NULL;
         next = rollNextFileQueueOffset(next, entriesPerFile);
         break;
       }
-      const spans = new SpanReader(units, this.segmentSizeBytes, (at, length) => this.readLog(at, length));
       let nextPhysicalFileStart = Number.NEGATIVE_INFINITY;
-      for (let i = 0; i < units.length; i++) {
-        const unit = units[i]!;
+      const unit: Unit = { queueOffset: 0, physicalOffset: 0, sizeBytes: 0, tagsCode: 0 };
+      // Units are decoded one at a time: a pull usually needs 32 of the hundreds read.
+      for (let i = 0; i < run.length / CQ_ENTRY_BYTES && unitAt(run, i, runFrom, unit); i++) {
         if ((unit.queueOffset - offset) * CQ_ENTRY_BYTES > maxFilterBytes) break;
         const inMemory = maxPhysicalOffset - unit.physicalOffset <= inMemoryBytes;
         if (isBatchFull(config, unit.sizeBytes, maxMsgNums, result.bufferTotalSize, messageCount, inMemory)) break;
@@ -225,7 +283,8 @@ export class MessageReads {
           if (result.bufferTotalSize === 0) result.status = GetMessageStatus.NO_MATCHED_MESSAGE;
           continue;
         }
-        const message = await spans.message(i);
+        const record = this.blocks.get(unit.physicalOffset, unit.sizeBytes) ?? (await this.readLog(unit.physicalOffset, unit.sizeBytes));
+        const message = record === null ? null : decodeAt(record, 0, unit.physicalOffset, unit.sizeBytes);
         if (message === null) {
           // The CommitLog no longer holds it (retention): skip the rest of that segment.
           if (result.bufferTotalSize === 0) result.status = GetMessageStatus.MESSAGE_WAS_REMOVING;
@@ -253,27 +312,43 @@ export class MessageReads {
   }
 
   /** Up to `count` units from `fromQueueOffset`, all inside one consume queue file; null if it is gone. */
-  private async readUnits(topic: string, queueId: number, fromQueueOffset: number, count: number): Promise<Unit[] | null> {
+
+  /**
+   * The bytes of up to `count` units from `fromQueueOffset` (inside one file, below the
+   * queue's max). The queue's last read serves when it holds enough of them (all, or at least
+   * UNIT_CACHE_HIT_UNITS_MIN): a consumer's next pulls then cost no I/O. Written units never
+   * change while the store is open.
+   */
+  private async readUnitBytes(topic: string, queueId: number, fromQueueOffset: number, count: number): Promise<Buffer | null> {
+    const key = `${queueId}\u0000${topic}`;
+    const run = this.unitRuns.get(key);
+    if (run !== undefined) {
+      const skip = fromQueueOffset - run.fromQueueOffset;
+      const available = Math.min(count, run.bytes.length / CQ_ENTRY_BYTES - skip);
+      if (skip >= 0 && available >= Math.min(count, UNIT_CACHE_HIT_UNITS_MIN)) {
+        this.unitRuns.delete(key);
+        this.unitRuns.set(key, run);
+        return run.bytes.subarray(skip * CQ_ENTRY_BYTES, (skip + available) * CQ_ENTRY_BYTES);
+      }
+    }
     const atBytes = fromQueueOffset * CQ_ENTRY_BYTES;
     const fileStart = atBytes - (atBytes % this.cqFileSizeBytes);
     const file = path.join(this.consumeQueueDir, topicDirName(topic), String(queueId), segmentName(fileStart));
     const bytes = await this.files.read(file, atBytes - fileStart, count * CQ_ENTRY_BYTES);
     if (bytes === null) return null;
-    const units: Unit[] = [];
-    for (let i = 0; i < count; i++) {
-      const entry = readConsumeQueueEntry(bytes, i * CQ_ENTRY_BYTES);
-      if (entry.physicalOffset < 0 || entry.sizeBytes <= 0) break; // Damage, or not written: stop.
-      units.push({ queueOffset: fromQueueOffset + i, physicalOffset: entry.physicalOffset, sizeBytes: entry.sizeBytes, tagsCode: entry.tagsCode });
-    }
-    return units.length === 0 ? null : units;
+    this.unitRuns.delete(key);
+    if (this.unitRuns.size >= UNIT_CACHE_QUEUES_MAX) this.unitRuns.delete(this.unitRuns.keys().next().value as string);
+    this.unitRuns.set(key, { fromQueueOffset, bytes });
+    return bytes;
   }
 
   /** The unit at `queueOffset` if it is inside the queue's readable range. */
   private async unitAt(topic: string, queueId: number, queueOffset: number): Promise<Unit | null> {
     const range = this.context.queueRange(topic, queueId);
     if (range === undefined || queueOffset < range.minQueueOffset || queueOffset >= range.maxQueueOffset) return null;
-    const units = await this.readUnits(topic, queueId, queueOffset, 1);
-    return units?.[0] ?? null;
+    const run = await this.readUnitBytes(topic, queueId, queueOffset, 1);
+    const unit: Unit = { queueOffset: 0, physicalOffset: 0, sizeBytes: 0, tagsCode: 0 };
+    return run !== null && unitAt(run, 0, queueOffset, unit) ? unit : null;
   }
 
   /** Store time of the message at a queue offset, or −1 (RocketMQ getMessageStoreTimeStamp). */
@@ -389,6 +464,24 @@ export class MessageReads {
   }
 }
 
+/**
+ * Decodes unit `index` of a run read from `fromQueueOffset` into `out` (when given); false for
+ * bytes that are no unit (damage, or not written), where reading stops.
+ */
+function unitAt(run: Buffer, index: number, fromQueueOffset: number, out?: Unit): boolean {
+  const at = index * CQ_ENTRY_BYTES;
+  const physicalOffset = readInt64(run, at + CQ_POS_PHYSICAL_OFFSET);
+  const sizeBytes = run.readInt32BE(at + CQ_POS_SIZE_BYTES);
+  if (physicalOffset < 0 || sizeBytes <= 0) return false;
+  if (out !== undefined) {
+    out.queueOffset = fromQueueOffset + index;
+    out.physicalOffset = physicalOffset;
+    out.sizeBytes = sizeBytes;
+    out.tagsCode = readInt64(run, at + CQ_POS_TAGS_CODE);
+  }
+  return true;
+}
+
 function done(result: GetMessageResult, status: GetMessageStatus, nextBeginOffset: number): GetMessageResult {
   result.status = status;
   result.nextBeginOffset = nextBeginOffset;
@@ -429,50 +522,5 @@ function decodeAt(buffer: Buffer, start: number, commitLogOffset: number, sizeBy
   } catch (error) {
     if (error instanceof StoreError && error.code === 'E_RECORD_INVALID') return null;
     throw error;
-  }
-}
-
-/**
- * Loads the records of a pull with few reads: a record not yet loaded is read together with
- * the following units' records when they lie close behind it in the same segment.
- */
-class SpanReader {
-  private readonly units: readonly Unit[];
-  private readonly segmentSizeBytes: number;
-  private readonly readLog: (physicalOffset: number, length: number) => Promise<Buffer | null>;
-  private span: Buffer | null = null;
-  private spanStart = 0;
-
-  constructor(units: readonly Unit[], segmentSizeBytes: number, readLog: (physicalOffset: number, length: number) => Promise<Buffer | null>) {
-    this.units = units;
-    this.segmentSizeBytes = segmentSizeBytes;
-    this.readLog = readLog;
-  }
-
-  async message(index: number): Promise<MessageExt | null> {
-    const unit = this.units[index]!;
-    const inSpan =
-      this.span !== null && unit.physicalOffset >= this.spanStart && unit.physicalOffset + unit.sizeBytes <= this.spanStart + this.span.length;
-    if (!inSpan) await this.load(index);
-    if (this.span === null) return null;
-    return decodeAt(this.span, unit.physicalOffset - this.spanStart, unit.physicalOffset, unit.sizeBytes);
-  }
-
-  private async load(index: number): Promise<void> {
-    const first = this.units[index]!;
-    const segmentEnd = first.physicalOffset - (first.physicalOffset % this.segmentSizeBytes) + this.segmentSizeBytes;
-    let end = first.physicalOffset + first.sizeBytes;
-    for (let i = index + 1; i < this.units.length; i++) {
-      const unit = this.units[i]!;
-      const unitEnd = unit.physicalOffset + unit.sizeBytes;
-      if (unit.physicalOffset < end || unitEnd > segmentEnd || unitEnd - first.physicalOffset > SPAN_BYTES_MAX) break;
-      end = unitEnd;
-    }
-    this.spanStart = first.physicalOffset;
-    this.span = await this.readLog(first.physicalOffset, end - first.physicalOffset);
-    if (this.span === null && end > first.physicalOffset + first.sizeBytes) {
-      // The span reached past what is readable: read the one record alone.
-      this.span = await this.readLog(first.physicalOffset, first.sizeBytes);
-    }
   }
 }
