@@ -4,6 +4,9 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CASES, runPutBench } from './macro/put_throughput.bench.js';
 import { runRecoveryBench } from './macro/recovery.bench.js';
+import { runDispatchBench } from './macro/dispatch_lag.bench.js';
+import { runGetBench } from './macro/get_throughput.bench.js';
+import { runDerivedRecoveryBench } from './macro/derived_recovery.bench.js';
 
 const BENCHES: Record<string, { about: string; run: (smoke: boolean, rounds: number, runMs: number) => Promise<void> }> = {
   put: {
@@ -30,6 +33,57 @@ const BENCHES: Record<string, { about: string; run: (smoke: boolean, rounds: num
       });
     },
   },
+  dispatch: {
+    about: 'dispatcher lag under peak ASYNC_FLUSH puts (1 KiB, keys; --ms ≥ 5000), vs the raw dispatch pipeline in-process',
+    run: async (smoke, rounds, runMs) => {
+      await runDispatchBench({
+        runMs: smoke ? 300 : Math.max(runMs, 5000),
+        warmUpMs: smoke ? 100 : 500,
+        rounds: smoke ? 1 : rounds,
+        bodyBytes: 1024,
+        concurrency: 1024,
+        topics: 4,
+        queuesPerTopic: 4,
+        segmentSizeBytes: smoke ? 64 * 1024 * 1024 : 1024 * 1024 * 1024,
+        sampleIntervalMs: 10,
+        drainTimeoutMs: 60_000,
+        cases: [
+          { cqFlushMs: 1000, keys: 'sequential' },
+          { cqFlushMs: 600_000, keys: 'sequential' },
+          { cqFlushMs: 1000, keys: 'random' },
+        ],
+      });
+    },
+  },
+  get: {
+    about: 'getMessage (maxMsgNums 32) from the page cache, 1 and 4 queues, vs FileHandle.read of the same bytes',
+    run: async (smoke) => {
+      await runGetBench({
+        queues: 4,
+        messagesPerQueue: smoke ? 2000 : 200_000,
+        bodyBytes: 1024,
+        maxMsgNums: 32,
+        rounds: smoke ? 1 : 3,
+        segmentSizeBytes: smoke ? 64 * 1024 * 1024 : 1024 * 1024 * 1024,
+        fillConcurrency: 256,
+      });
+    },
+  },
+  'derived-recovery': {
+    about: 'open() after a SIGKILL: consume queue + index recovery, and full rebuilds; 10 M messages of 128 B, vs a raw read',
+    run: async (smoke) => {
+      await runDerivedRecoveryBench({
+        messages: smoke ? 50_000 : 10_000_000,
+        bodyBytes: 128,
+        segmentSizeBytes: smoke ? 16 * 1024 * 1024 : 1024 * 1024 * 1024,
+        batch: 64,
+        concurrency: 32,
+        topics: 4,
+        queuesPerTopic: 4,
+        runs: smoke ? 1 : 3,
+      });
+    },
+  },
 };
 
 const { values, positionals } = parseArgs({
@@ -45,7 +99,7 @@ const { values, positionals } = parseArgs({
 const name = positionals[0] ?? 'put';
 if (values.help || (name !== 'all' && BENCHES[name] === undefined)) {
   console.log('usage: node dist/native-free-bench/run.js <name>|all [--smoke] [--rounds N] [--ms N]\n');
-  for (const [key, bench] of Object.entries(BENCHES)) console.log(`  ${key.padEnd(8)} ${bench.about}`);
+  for (const [key, bench] of Object.entries(BENCHES)) console.log(`  ${key.padEnd(16)} ${bench.about}`);
   process.exit(values.help ? 0 : 2);
 }
 for (const [key, bench] of Object.entries(BENCHES)) {

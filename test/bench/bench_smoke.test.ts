@@ -40,6 +40,28 @@ test('the recovery bench runs in smoke mode', async () => {
   assert.equal(code, 0, stderr);
 });
 
+test('the dispatch lag bench runs in smoke mode and prints a row per case with a verdict', async () => {
+  const { code, stdout, stderr } = await runNode(['run.js', 'dispatch', '--smoke'], 120_000);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^cq flush ms keys\s+round/m);
+  assert.equal((stdout.match(/^\s+(1000|600000) (sequential|random)\s+1\s+\|/gm) ?? []).length, 3, stdout);
+  assert.equal((stdout.match(/^goal .* → (met|missed)$/gm) ?? []).length, 3, stdout);
+});
+
+test('the getMessage bench runs in smoke mode and prints engine and baseline rows for 1 and 4 queues', async () => {
+  const { code, stdout, stderr } = await runNode(['run.js', 'get', '--smoke'], 120_000);
+  assert.equal(code, 0, stderr);
+  assert.equal((stdout.match(/^\s+[14] getMessage\s+\|/gm) ?? []).length, 2, stdout);
+  assert.equal((stdout.match(/^\s+[14] baseline FileHandle\.read\s+\|/gm) ?? []).length, 2, stdout);
+});
+
+test('the derived-recovery bench runs in smoke mode: SIGKILLed writer, every open finds what was written', async () => {
+  const { code, stdout, stderr } = await runNode(['run.js', 'derived-recovery', '--smoke'], 120_000);
+  assert.equal(code, 0, `${stdout}\n${stderr}`);
+  assert.match(stdout, /SIGKILL; abort present: true/);
+  assert.equal((stdout.match(/^(crash|crash \+ rebuild|clean \+ rebuild)\s+\|/gm) ?? []).length, 3, stdout);
+});
+
 test('the ring transport bench runs in smoke mode', async () => {
   const { code, stdout, stderr } = await runNode(['micro/ring_push_pop.bench.js'], 120_000);
   assert.equal(code, 0, stderr);
