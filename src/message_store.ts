@@ -279,7 +279,7 @@ export class MessageStore {
       };
       // The workers must not inherit flags meant for the parent's entry script (--input-type, -e).
       const execArgv = workerExecArgv(process.execArgv);
-      const writer = new Worker(new URL('./writer/writer_worker.js', import.meta.url), { workerData: init, execArgv });
+      const writer = startWorker(new URL('./writer/writer_worker.js', import.meta.url), init, execArgv);
       workers.push(writer);
       const recovery = await waitForReady(writer, 'writer', (m: WriterToMain) => (m.type === 'READY' ? m.recovery : undefined));
       // The dispatcher starts from the recovered CommitLog: it cuts, re-dispatches and checks
@@ -302,7 +302,7 @@ export class MessageStore {
           queueOffsets: recovery.queueOffsets,
         },
       };
-      const dispatcher = new Worker(new URL('./dispatcher/dispatcher_worker.js', import.meta.url), { workerData: dispatcherInit, execArgv });
+      const dispatcher = startWorker(new URL('./dispatcher/dispatcher_worker.js', import.meta.url), dispatcherInit, execArgv);
       workers.push(dispatcher);
       const derived = await waitForReady(dispatcher, 'dispatcher', (m: DispatcherToMain) =>
         m.type === 'READY' ? { dispatchedWhere: m.dispatchedWhere, queues: m.queues, report: m.report } : undefined,
@@ -916,8 +916,12 @@ async function prepareRootDir(root: string): Promise<string> {
   }
 }
 
-/** The parent's flags minus those only valid for an --eval entry (both `--x=v` and `--x v`). */
-function workerExecArgv(parentArgv: readonly string[]): string[] {
+/**
+ * The flags for the workers: undefined (inherit the parent's, Node's default) unless the parent
+ * was started with --input-type, which a worker rejects; then the parent's flags without it.
+ */
+function workerExecArgv(parentArgv: readonly string[]): string[] | undefined {
+  if (!parentArgv.some((arg) => arg === '--input-type' || arg.startsWith('--input-type='))) return undefined;
   const out: string[] = [];
   for (let i = 0; i < parentArgv.length; i++) {
     const arg = parentArgv[i]!;
@@ -928,6 +932,19 @@ function workerExecArgv(parentArgv: readonly string[]): string[] {
     if (!arg.startsWith('--input-type=')) out.push(arg);
   }
   return out;
+}
+
+/**
+ * Starts a worker; when the flags handed to it are refused (a per-process flag such as
+ * --max-old-space-size next to --input-type), starts it with none.
+ */
+function startWorker(url: URL, workerData: unknown, execArgv: string[] | undefined): Worker {
+  try {
+    return new Worker(url, { workerData, execArgv });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(url, { workerData, execArgv: [] });
+  }
 }
 
 /**

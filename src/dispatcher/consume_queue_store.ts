@@ -166,6 +166,8 @@ export class ConsumeQueueStore {
   private readonly openFiles = new Map<string, OpenFile>();
   /** Files written since their last fdatasync whose handles the LRU has closed since. */
   private readonly dirtyClosed = new Set<string>();
+  /** The queue of the last lookup (queueOf), kept while it is in the table. */
+  private lastQueue: QueueState | null = null;
   /** Directories whose entries changed since the last flush. */
   private readonly dirsToSync = new Set<string>();
   private closed = false;
@@ -829,6 +831,28 @@ export class ConsumeQueueStore {
     }
   }
 
+  /**
+   * Commits, then hands over what a flush must fsync: every file written since the last flush
+   * (by path) and every directory whose entries changed. They count as synced from now on; the
+   * caller fsyncs them (through fresh descriptors, off the thread: DispatcherService) and must
+   * treat a failure as fatal.
+   */
+  takeFlushTargets(): { files: string[]; dirs: string[] } {
+    this.assertOpen();
+    this.commit();
+    const files: string[] = [];
+    for (const [file, handle] of this.openFiles) {
+      if (!handle.dirty) continue;
+      handle.dirty = false;
+      files.push(file);
+    }
+    files.push(...this.dirtyClosed);
+    this.dirtyClosed.clear();
+    const dirs = [...this.dirsToSync];
+    this.dirsToSync.clear();
+    return { files, dirs };
+  }
+
   /** Commits, flushes and closes every handle. */
   close(): void {
     if (this.closed) return;
@@ -932,6 +956,9 @@ export class ConsumeQueueStore {
   private queueOf(topic: string, queueId: number, create: true): QueueState;
   private queueOf(topic: string, queueId: number, create: false): QueueState | undefined;
   private queueOf(topic: string, queueId: number, create: boolean): QueueState | undefined {
+    // Runs of messages to one queue are common: skip building the key for them.
+    const last = this.lastQueue;
+    if (last !== null && last.queueId === queueId && last.topic === topic && this.queueTable.get(last.key) === last) return last;
     const key = queueKey(topic, queueId);
     let queue = this.queueTable.get(key);
     if (queue === undefined && create) {
@@ -951,6 +978,7 @@ export class ConsumeQueueStore {
       };
       this.queueTable.set(key, queue);
     }
+    if (queue !== undefined) this.lastQueue = queue;
     return queue;
   }
 

@@ -15,7 +15,7 @@
 
 import path from 'node:path';
 import type { MessageStoreConfig } from '../config.js';
-import { StoreError } from '../errors.js';
+import { ioError, serializeError, StoreError } from '../errors.js';
 import { decodeMessage } from '../format/commit_log_record.js';
 import { consumeQueueFileSizeBytes } from '../format/consume_queue_entry.js';
 import { segmentName } from '../format/segment_name.js';
@@ -24,7 +24,6 @@ import { takesQueueOffset } from '../recovery/queue_offset_table.js';
 import type { DerivedRecoveryReport, DispatcherInit, DispatcherToMain, MainToDispatcher, QueueRange } from '../shared/messages.js';
 import { Positions } from '../shared/positions.js';
 import { assertNever } from '../assert.js';
-import { serializeError } from '../errors.js';
 import { CommitLogTail, type DispatchRequest } from './commit_log_tail.js';
 import { ConsumeQueueStore } from './consume_queue_store.js';
 import { IndexService } from './index_service.js';
@@ -44,6 +43,7 @@ function queueKey(topic: string, queueId: number): string {
 }
 
 export class DispatcherService {
+  private readonly storage: Storage;
   private config: MessageStoreConfig;
   private readonly positions: Positions;
   private readonly post: (message: DispatcherToMain) => void;
@@ -57,15 +57,19 @@ export class DispatcherService {
   private durableStoreTimestamp = 0;
   private nextFlushMs: number;
   private stopping = false;
+  /** The fsyncs of a flush, running on the thread pool while dispatch goes on. */
+  private flushing: Promise<void> | null = null;
   private failed: StoreError | null = null;
   private readonly running: Promise<void>;
 
   private constructor(
+    storage: Storage,
     config: MessageStoreConfig,
     positions: Positions,
     post: (message: DispatcherToMain) => void,
     files: { cq: ConsumeQueueStore; index: IndexService | null; tail: CommitLogTail; storeTimestamp: number },
   ) {
+    this.storage = storage;
     this.config = config;
     this.positions = positions;
     this.post = post;
@@ -79,10 +83,15 @@ export class DispatcherService {
     this.durableStoreTimestamp = files.storeTimestamp;
     this.nextFlushMs = performance.now() + config.flushIntervalConsumeQueue;
     this.publish();
-    this.running = this.run().catch((error: unknown) => {
-      this.failed = error instanceof StoreError ? error : new StoreError('E_WORKER_FAILED', String(error));
-      post({ type: 'FATAL', error: serializeError(this.failed) });
-    });
+    this.running = this.run().catch((error: unknown) => this.fail(error));
+  }
+
+  /** Stops dispatching for good and tells the main thread (which fences the store). */
+  private fail(error: unknown): void {
+    if (this.failed !== null) return;
+    this.failed = error instanceof StoreError ? error : new StoreError('E_WORKER_FAILED', String(error));
+    this.stopping = true;
+    this.post({ type: 'FATAL', error: serializeError(this.failed) });
   }
 
   /** Recovers the derived files, catches up with the CommitLog, posts READY and starts tailing. */
@@ -130,7 +139,7 @@ export class DispatcherService {
     report.redispatchedBytes = end - from;
     const tail = new CommitLogTail(storage, { commitLogDir: config.storePathCommitLog, segmentSizeBytes: config.mappedFileSizeCommitLog }, from);
     const apply = dispatcherOf(cq, index, null);
-    const storeTimestamp = catchUp(tail, end, apply);
+    const storeTimestamp = catchUp(tail, cq, end, apply);
 
     // Check every queue against the writer's table; rebuild the ones that disagree.
     const rebuild = queuesToRebuild(storage, config, cq, recovery.queueOffsets, logMin, report);
@@ -142,7 +151,7 @@ export class DispatcherService {
       }
       const rebuildTail = new CommitLogTail(storage, { commitLogDir: config.storePathCommitLog, segmentSizeBytes: config.mappedFileSizeCommitLog }, logMin);
       try {
-        catchUp(rebuildTail, end, dispatcherOf(cq, null, new Set(rebuild.keys())));
+        catchUp(rebuildTail, cq, end, dispatcherOf(cq, null, new Set(rebuild.keys())));
       } finally {
         rebuildTail.close();
       }
@@ -166,7 +175,7 @@ export class DispatcherService {
     report.consumeQueueCount = cq.queueCount();
     report.durationMs = performance.now() - startedMs;
 
-    const service = new DispatcherService(config, positions, post, { cq, index, tail, storeTimestamp });
+    const service = new DispatcherService(storage, config, positions, post, { cq, index, tail, storeTimestamp });
     const queues = cq.takeChanged();
     // Every queue, not just the changed ones: the main thread starts with an empty table.
     const all = new Map<string, QueueRange>();
@@ -249,8 +258,9 @@ export class DispatcherService {
     for (const request of requests) apply(request);
     const last = requests[requests.length - 1];
     if (last !== undefined) this.lastStoreTimestamp = last.storeTimestamp;
+    // Index slots and header are written at flush time only: one write per dirty 4 KiB page per
+    // second instead of per round (queries read the index image in memory either way).
     this.cq.commit();
-    this.index?.commit();
     const where = this.tail.position();
     if (where === before) return false;
     this.dispatchedWhere = where;
@@ -261,18 +271,35 @@ export class DispatcherService {
 
   private maybeFlush(): void {
     const nowMs = performance.now();
-    if (nowMs < this.nextFlushMs) return;
+    if (nowMs < this.nextFlushMs || this.flushing !== null) return;
     this.nextFlushMs = nowMs + this.config.flushIntervalConsumeQueue;
-    this.flushDerived();
+    if (this.durableWhere === this.dispatchedWhere) return;
+    this.flushing = this.flushDerived()
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => {
+        this.flushing = null;
+      });
   }
 
-  /** fdatasyncs consume queues and the index, then publishes the durable position. */
-  private flushDerived(): void {
-    if (this.durableWhere === this.dispatchedWhere) return;
+  /**
+   * Makes everything dispatched so far durable, then publishes the durable position (which the
+   * writer puts into the checkpoint). Writes are committed here; the fsyncs run on the thread
+   * pool through fresh descriptors, so dispatch is not held up by them (a consume queue file
+   * may be evicted from the handle cache meanwhile).
+   */
+  private async flushDerived(): Promise<void> {
     const where = this.dispatchedWhere;
     const storeTimestamp = this.lastStoreTimestamp;
-    this.cq.flush();
-    this.index?.flush();
+    const cq = this.cq.takeFlushTargets();
+    const index = this.index?.takeFlushTargets() ?? { files: [], dirs: [] };
+    for (const file of [...cq.files, ...index.files]) await fdatasyncByPath(this.storage, file);
+    for (const dir of [...cq.dirs, ...index.dirs]) {
+      try {
+        this.storage.fsyncDir(dir);
+      } catch (error) {
+        throw ioError(`cannot fsync directory ${dir}`, error, 'fsync');
+      }
+    }
     this.durableWhere = where;
     this.durableStoreTimestamp = storeTimestamp;
     this.publish();
@@ -300,14 +327,33 @@ export class DispatcherService {
   private async close(endPhysicalOffset: number): Promise<void> {
     this.stopping = true;
     await this.running;
+    await this.flushing;
     if (this.failed !== null) throw this.failed;
     while (this.round(endPhysicalOffset)) {
       // Catching up with the last writes before the CommitLog closed.
     }
-    this.flushDerived();
+    if (this.durableWhere !== this.dispatchedWhere) await this.flushDerived();
     this.tail.close();
     this.cq.close();
     this.index?.close();
+  }
+}
+
+/** fdatasync of a file through a fresh descriptor, on the thread pool; a deleted file needs none. */
+async function fdatasyncByPath(storage: Storage, file: string): Promise<void> {
+  let handle;
+  try {
+    handle = storage.open(file, false);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return; // Deleted by retention since.
+    throw ioError(`cannot open ${file} to fdatasync it`, error, 'fsync');
+  }
+  try {
+    await storage.fdatasyncAsync(handle);
+  } catch (error) {
+    throw ioError(`cannot fdatasync ${file}`, error, 'fsync');
+  } finally {
+    storage.close(handle);
   }
 }
 
@@ -335,12 +381,13 @@ function dispatcherOf(cq: ConsumeQueueStore, index: IndexService | null, onlyQue
 }
 
 /** Dispatches every record below `end`, committing every round; returns the last store time. */
-function catchUp(tail: CommitLogTail, end: number, apply: (request: DispatchRequest) => void): number {
+function catchUp(tail: CommitLogTail, cq: ConsumeQueueStore, end: number, apply: (request: DispatchRequest) => void): number {
   let storeTimestamp = 0;
   while (tail.position() < end) {
     const before = tail.position();
     const requests = tail.readUpTo(end, ROUND_RECORDS_MAX);
     for (const request of requests) apply(request);
+    cq.commit(); // Bounded memory: units are written every round, not all at the end.
     const last = requests[requests.length - 1];
     if (last !== undefined) storeTimestamp = last.storeTimestamp;
     if (tail.position() === before) {

@@ -311,6 +311,20 @@ export class IndexService {
     this.#syncDir();
   }
 
+  /**
+   * Commits, then hands over what a flush must fsync (the active file, the directory if files
+   * were created or deleted); they count as synced from now on. The caller fsyncs them off the
+   * thread (DispatcherService) and treats a failure as fatal. Full files were already synced
+   * when the active file rolled over.
+   */
+  takeFlushTargets(): { files: string[]; dirs: string[] } {
+    this.commit();
+    const files = this.#active === null ? [] : [this.#filePath(this.#active.name)];
+    const dirs = this.#dirDirty ? [this.#indexDir] : [];
+    this.#dirDirty = false;
+    return { files, dirs };
+  }
+
   /** Flushes and releases the active file; load() opens the files again. */
   close(): void {
     if (this.#active !== null) {
