@@ -3,7 +3,10 @@
 // /proc/sys/vm/drop_caches can be written) cold.
 //
 //   normal          clean close: checkpoint + queue-offset snapshot, scan of the last segment only
-//   abnormal crc    `abort` left in the root (what a killed writer leaves): every segment, body CRCs
+//   abnormal crc    `abort` left in the root (what a killed writer leaves): every segment, body CRCs,
+//                   scanned in parallel on the piscina pool when there is enough data
+//   abnormal 1 thr  the same scanned by the writer alone (internals.recoveryScanThreads 1): the
+//                   pool's gain is the ratio of the two rows
 //   abnormal nocrc  the same with checkCRCOnRecover: false
 //
 // The store is built once per size with ASYNC_FLUSH and ~4 KiB bodies at high concurrency. Every
@@ -42,7 +45,7 @@ export interface RecoveryBenchOptions {
   dir?: string;
 }
 
-type CaseName = 'normal' | 'abnormal crc' | 'abnormal nocrc';
+type CaseName = 'normal' | 'abnormal crc' | 'abnormal 1 thr' | 'abnormal nocrc';
 type CacheState = 'warm' | 'cold';
 
 interface RecoveryCase {
@@ -50,11 +53,14 @@ interface RecoveryCase {
   crash: boolean;
   checkCRCOnRecover: boolean;
   expectFullScan: boolean;
+  /** Forces the scan thread count (undefined: the store decides). */
+  scanThreads?: number;
 }
 
 const CASES: RecoveryCase[] = [
   { name: 'normal', crash: false, checkCRCOnRecover: true, expectFullScan: false },
   { name: 'abnormal crc', crash: true, checkCRCOnRecover: true, expectFullScan: true },
+  { name: 'abnormal 1 thr', crash: true, checkCRCOnRecover: true, expectFullScan: true, scanThreads: 1 },
   { name: 'abnormal nocrc', crash: true, checkCRCOnRecover: false, expectFullScan: true },
 ];
 
@@ -228,11 +234,14 @@ async function openOnce(storeDir: string, c: RecoveryCase, cache: CacheState, op
     rewarmed = true;
   }
   const startMs = performance.now();
-  const store = await MessageStore.open({
-    storePathRootDir: storeDir,
-    mappedFileSizeCommitLog: options.segmentSizeBytes,
-    checkCRCOnRecover: c.checkCRCOnRecover,
-  });
+  const store = await MessageStore.open(
+    {
+      storePathRootDir: storeDir,
+      mappedFileSizeCommitLog: options.segmentSizeBytes,
+      checkCRCOnRecover: c.checkCRCOnRecover,
+    },
+    c.scanThreads === undefined ? {} : { recoveryScanThreads: c.scanThreads },
+  );
   const openMs = performance.now() - startMs;
   const report = store.getRecoveryReport();
   await store.close();
@@ -254,7 +263,7 @@ function checkSample(sample: OpenSample, c: RecoveryCase, built: Built): string 
 }
 
 const HEADER =
-  'size    case            cache | open ms  (min–max)        | recovery ms  scanned MB  scan GB/s | mode/fullScan   resident';
+  'size    case            cache | open ms  (min–max)        | recovery ms  scanned MB  scan GB/s | threads | mode/fullScan   resident';
 
 function printTable(rows: Row[]): void {
   console.log(HEADER);
@@ -272,6 +281,7 @@ function printTable(rows: Row[]): void {
       `${sizeLabel(row.sizeBytes).padEnd(7)} ${row.caseName.padEnd(15)} ${row.cache.padEnd(5)} |` +
         ` ${fmt(median(opens), 7, 1)}  (${fmt(Math.min(...opens), 7, 1)}–${fmt(Math.max(...opens), 7, 1)}) |` +
         ` ${fmt(durationMs, 11, 1)} ${fmt(scanned / 1e6, 11, 1)} ${fmt(gbPerSec, 10, 2)} |` +
+        ` ${fmt(r.scanThreads, 7)} |` +
         ` ${`${r.mode}/${r.fullScan}`.padEnd(15)} ${resident.padStart(8)}`,
     );
   }
