@@ -10,7 +10,7 @@ import type { QueueOffsetEntry } from '../recovery/queue_offset_table.js';
 import { ioError, serializeError, StoreError } from '../errors.js';
 import type { Storage } from '../io/storage.js';
 import { encodeQueueOffsetSnapshot, QUEUE_OFFSETS_FILE } from '../recovery/queue_offset_table.js';
-import { scanSegmentsInParallel, scanThreadsFor } from '../recovery/parallel_scan.js';
+import { probeReadRate, scanSegmentsInParallel, scanThreadsFor } from '../recovery/parallel_scan.js';
 import { ABORT_FILE_NAME, Recovery } from '../recovery/recovery.js';
 import type { MainToWriter, RecoverySummary, WriterInit, WriterToMain } from '../shared/messages.js';
 import { Positions } from '../shared/positions.js';
@@ -90,7 +90,8 @@ export class WriterService {
       checkCrc: config.checkCRCOnRecover,
     });
     const scan = { segments: recoverer.segmentsToScan(), segmentSizeBytes: config.mappedFileSizeCommitLog, verifyCrc: config.checkCRCOnRecover, storage: init.storage, threads: init.recoveryScanThreads };
-    const threads = scanThreadsFor(scan);
+    const first = scan.segments[0];
+    const threads = scanThreadsFor(scan, first === undefined ? undefined : () => probeReadRate(storage, first.path));
     const prescanned = threads > 1 ? await scanSegmentsInParallel(scan, threads) : undefined;
     const recovery = recoverer.run(prescanned);
     const abortFile = path.join(config.storePathRootDir, ABORT_FILE_NAME);

@@ -93,3 +93,25 @@ test('parallel and sequential full recovery cut a damaged log at the same record
   assert.deepEqual(fs.readdirSync(path.join(a, 'commitlog')), fs.readdirSync(path.join(b, 'commitlog')));
   assert.equal(fs.readdirSync(path.join(b, 'commitlog')).length, 3, 'segments after the cut are removed');
 });
+
+test('the pool is used only for enough data over several segments that reads like the page cache', () => {
+  const segments = (count: number): Array<{ startOffset: number; path: string }> =>
+    Array.from({ length: count }, (_, i) => ({ startOffset: i * 2 ** 30, path: `/nonexistent/${i}` }));
+  const options = (count: number, segmentSizeBytes = 2 ** 30, threads?: number) => ({
+    segments: segments(count),
+    segmentSizeBytes,
+    verifyCrc: true,
+    storage: undefined,
+    threads,
+  });
+  const cores = Math.min(4, os.availableParallelism());
+  const parallel = cores >= 2 ? Math.min(cores, 10) : 1;
+  const fast = (): number => 20e9;
+  const slow = (): number => 1e9;
+  assert.equal(scanThreadsFor(options(10), fast), parallel, 'cached: every core');
+  assert.equal(scanThreadsFor(options(10), slow), 1, 'a slow disk: one sequential reader');
+  assert.equal(scanThreadsFor(options(1), fast), 1, 'one segment');
+  assert.equal(scanThreadsFor(options(3, 64 * 1024 * 1024), fast), 1, 'less than 256 MiB');
+  assert.equal(scanThreadsFor(options(10, 2 ** 30, 3), slow), 3, 'a pinned count wins');
+  assert.equal(scanThreadsFor(options(2, 2 ** 30, 8), slow), 2, 'never more threads than segments');
+});
