@@ -22,6 +22,8 @@ export class BlockCache {
   private readonly blocksMax: number;
   /** Blocks by start offset; Map order is the recency order. */
   private readonly blocks = new Map<number, Block>();
+  /** The most recently used key: a run of reads from one block skips the LRU bookkeeping. */
+  private recentKey = -1;
 
   constructor(blocksMax: number) {
     this.blocksMax = blocksMax;
@@ -35,8 +37,11 @@ export class BlockCache {
     const key = physicalOffset - (physicalOffset % BLOCK_BYTES);
     const block = this.blocks.get(key);
     if (block === undefined || physicalOffset < block.start || physicalOffset + length > block.start + block.bytes.length) return undefined;
-    this.blocks.delete(key);
-    this.blocks.set(key, block);
+    if (key !== this.recentKey) {
+      this.blocks.delete(key);
+      this.blocks.set(key, block);
+      this.recentKey = key;
+    }
     return block.bytes.subarray(physicalOffset - block.start, physicalOffset - block.start + length);
   }
 
@@ -46,6 +51,7 @@ export class BlockCache {
     this.blocks.delete(key);
     if (this.blocks.size >= this.blocksMax) this.blocks.delete(this.blocks.keys().next().value as number);
     this.blocks.set(key, { start, bytes });
+    this.recentKey = key;
   }
 
   /** Drops blocks below `physicalOffset` (segments deleted by retention). */

@@ -517,7 +517,8 @@ function isBatchFull(
 function decodeAt(buffer: Buffer, start: number, commitLogOffset: number, sizeBytes: number): MessageExt | null {
   if (buffer.readInt32BE(start) !== sizeBytes) return null;
   try {
-    const message = decodeMessage(buffer.subarray(start, start + sizeBytes), 0, false);
+    const record = start === 0 && buffer.length === sizeBytes ? buffer : buffer.subarray(start, start + sizeBytes);
+    const message = decodeMessage(record, 0, false);
     return message.commitLogOffset === commitLogOffset ? message : null;
   } catch (error) {
     if (error instanceof StoreError && error.code === 'E_RECORD_INVALID') return null;
