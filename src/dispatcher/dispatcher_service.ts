@@ -137,12 +137,24 @@ export class DispatcherService {
     from = Math.min(from, rebuildFrom);
     report.redispatchFromPhysicalOffset = from;
     report.redispatchedBytes = end - from;
+    // A queue the CommitLog has messages for but no consume queue file at all (deleted by hand)
+    // would be re-created by the re-dispatch below from `from` on only, with a filler head where
+    // its older units were: such queues are rebuilt whole afterwards.
+    const missing = new Map<string, [string, number]>();
+    for (const [topic, queueId, next] of recovery.queueOffsets) {
+      if (next > 0 && cq.maxQueueOffset(topic, queueId) === 0) missing.set(queueKey(topic, queueId), [topic, queueId]);
+    }
     const tail = new CommitLogTail(storage, { commitLogDir: config.storePathCommitLog, segmentSizeBytes: config.mappedFileSizeCommitLog }, from);
     const apply = dispatcherOf(cq, index, null);
     const storeTimestamp = catchUp(tail, cq, end, apply);
 
     // Check every queue against the writer's table; rebuild the ones that disagree.
     const rebuild = queuesToRebuild(storage, config, cq, recovery.queueOffsets, logMin, report);
+    for (const [key, queue] of missing) {
+      if (rebuild.has(key) || from <= logMin) continue; // Already rebuilt, or re-dispatched whole.
+      report.events.push(`consume queue ${queue[0]}/${queue[1]} had no files: rebuilding it`);
+      rebuild.set(key, queue);
+    }
     if (rebuild.size > 0) {
       for (const key of rebuild.keys()) {
         const [topic, queueId] = rebuild.get(key)!;
