@@ -162,7 +162,12 @@ export class MessageStore {
   /** Bytes of the sends waiting in `parked`. */
   private parkedBytes = 0;
   private state: State = 'open';
+  /** Why puts are refused: the first failure of either worker. */
   private failure: StoreError | null = null;
+  /** The writer failed: nothing more can be written or flushed. */
+  private writerFailure: StoreError | null = null;
+  /** The dispatcher failed: reads by queue offset and key stop following the log. */
+  private dispatcherFailure: StoreError | null = null;
   private closing: Promise<void> | null = null;
   private workerRefed = true;
   private dispatcherRefed = true;
@@ -218,7 +223,9 @@ export class MessageStore {
     this.reads = new MessageReads({
       config: () => this.config,
       minPhysicalOffset: () => this.minPhysicalOffset,
-      readableEnd: () => this.progress.wroteWhere,
+      // The board can run ahead of PROGRESS: the dispatcher may report units whose records the
+      // PROGRESS message has not announced yet.
+      readableEnd: () => Math.max(this.progress.wroteWhere, this.positions.wroteWhere()),
       queueRange: (topic, queueId) => this.queueRanges.get(topic)?.get(queueId),
       queryIndex: (topic, key, maxNum, beginMs, endMs) =>
         this.dispatcherRequest({ type: 'QUERY_INDEX', topic, key, maxNum, beginMs, endMs }) as Promise<IndexQueryAnswer>,
@@ -250,9 +257,11 @@ export class MessageStore {
     });
     const dispatcher = started.dispatcher;
     dispatcher.on('message', (message: DispatcherToMain) => this.onDispatcherMessage(message));
-    dispatcher.on('error', (error) => this.fence(new StoreError('E_WORKER_FAILED', `dispatcher worker failed: ${error.message}`, { cause: error })));
+    dispatcher.on('error', (error) =>
+      this.fenceDispatcher(new StoreError('E_WORKER_FAILED', `dispatcher worker failed: ${error.message}`, { cause: error })),
+    );
     dispatcher.on('exit', (code) => {
-      if (this.state !== 'closed') this.fence(new StoreError('E_WORKER_FAILED', `dispatcher worker exited with code ${code}`));
+      if (this.state !== 'closed') this.fenceDispatcher(new StoreError('E_WORKER_FAILED', `dispatcher worker exited with code ${code}`));
     });
     this.updateRef();
   }
@@ -498,9 +507,7 @@ export class MessageStore {
         if (this.dispatcherChannel.settle(message)) this.updateRef();
         return;
       case 'FATAL':
-        // The CommitLog is fine but consume queues and index can no longer follow it: like
-        // RocketMQ's "write logics queue error", the store stops taking puts until reopened.
-        this.fence(deserializeError(message.error));
+        this.fenceDispatcher(deserializeError(message.error));
         return;
       case 'READY':
         return;
@@ -553,7 +560,8 @@ export class MessageStore {
    * later put gets SERVICE_NOT_AVAILABLE with the error, until the store is reopened.
    */
   private fence(error: StoreError): void {
-    if (this.failure !== null || this.state === 'closed') return;
+    if (this.writerFailure !== null || this.state === 'closed') return;
+    this.writerFailure = error;
     this.failure = error;
     if (this.state === 'open') this.state = 'failed';
     // RocketMQ's status for a segment that could not be created; any other failure is unknown.
@@ -567,6 +575,26 @@ export class MessageStore {
     }
     this.parkedBytes = 0;
     this.writerChannel.rejectAll(error);
+    this.dispatcherChannel.rejectAll(error);
+    this.updateRef();
+  }
+
+  /**
+   * The dispatcher failed: the CommitLog is fine but consume queues and index can no longer
+   * follow it. Like RocketMQ's "write logics queue error", new puts are refused until the store
+   * is reopened; puts already in the ring are still written and acknowledged, and close() still
+   * drains the writer, keeping `abort` so the next open re-dispatches.
+   */
+  private fenceDispatcher(error: StoreError): void {
+    if (this.dispatcherFailure !== null || this.state === 'closed') return;
+    this.dispatcherFailure = error;
+    this.failure ??= error;
+    if (this.state === 'open') this.state = 'failed';
+    for (const p of this.parked.drain()) {
+      p.resolve(failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, error));
+      p.onLeave?.();
+    }
+    this.parkedBytes = 0;
     this.dispatcherChannel.rejectAll(error);
     this.updateRef();
   }
@@ -597,14 +625,14 @@ export class MessageStore {
   }
 
   private request(message: WriterRequest): Promise<unknown> {
-    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.writerFailure !== null) return Promise.reject(this.writerFailure);
     const reply = this.writerChannel.request(message);
     this.updateRef();
     return reply;
   }
 
   private dispatcherRequest(message: DispatcherRequest): Promise<unknown> {
-    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.dispatcherFailure !== null) return Promise.reject(this.dispatcherFailure);
     const reply = this.dispatcherChannel.request(message);
     this.updateRef();
     return reply;
@@ -711,7 +739,7 @@ export class MessageStore {
   }
 
   private async shutdown(): Promise<void> {
-    const failed = this.state === 'failed';
+    const writerFailed = this.writerFailure !== null;
     this.state = 'closing';
     await this.clean.stop();
     for (const p of this.parked.drain()) {
@@ -722,7 +750,7 @@ export class MessageStore {
     this.ring.publish(); // Sends of this tick are accepted: the writer must see them before CLOSE.
     this.updateRef();
     try {
-      if (!failed) {
+      if (!writerFailed) {
         const queueOffsets: QueueOffsetEntry[] = [];
         for (const [topic, queues] of this.queueOffsets) {
           for (const [queueId, next] of queues) queueOffsets.push([topic, queueId, next]);
@@ -730,8 +758,14 @@ export class MessageStore {
         await this.request({ type: 'DRAIN' });
         // Only a dispatcher that caught up with the whole log lets the store close cleanly
         // (RocketMQ keeps `abort` while dispatchBehindBytes() > 0).
-        await this.dispatcherRequest({ type: 'CLOSE', endPhysicalOffset: this.positions.wroteWhere() });
-        await this.request({ type: 'CLOSE', queueOffsets });
+        let dispatched = this.dispatcherFailure === null;
+        if (dispatched) {
+          dispatched = await this.dispatcherRequest({ type: 'CLOSE', endPhysicalOffset: this.positions.wroteWhere() }).then(
+            () => true,
+            () => false,
+          );
+        }
+        await this.request({ type: 'CLOSE', queueOffsets, keepAbort: !dispatched });
       }
     } finally {
       this.state = 'closed';
@@ -794,6 +828,8 @@ export class MessageStore {
   getMaxOffsetInQueue(topic: string, queueId: number, committed = true): number {
     checkTopic(topic);
     checkInteger('queueId', queueId, 0, 2147483647);
+    if (typeof committed !== 'boolean') throw invalidArgument(`committed must be a boolean, got ${describe(committed)}`);
+    this.checkReadable();
     if (committed) return this.queueRanges.get(topic)?.get(queueId)?.maxQueueOffset ?? 0;
     return this.queueOffsets.get(topic)?.get(queueId) ?? 0;
   }
@@ -802,6 +838,7 @@ export class MessageStore {
   getMinOffsetInQueue(topic: string, queueId: number): number {
     checkTopic(topic);
     checkInteger('queueId', queueId, 0, 2147483647);
+    this.checkReadable();
     return this.queueRanges.get(topic)?.get(queueId)?.minQueueOffset ?? 0;
   }
 

@@ -37,6 +37,11 @@ const IDLE_WAIT_MS_MAX = 100;
 
 export const CONSUME_QUEUE_DIR = 'consumequeue';
 export const INDEX_DIR = 'index';
+/**
+ * The index files the dispatcher last knew of (JSON list of names), so a file deleted by hand
+ * is noticed at the next open. Kept under config/: RocketMQ would try to load any file in index/.
+ */
+export const INDEX_MANIFEST_FILE = path.join('config', 'mqstoreIndexFiles.json');
 
 function queueKey(topic: string, queueId: number): string {
   return `${queueId}\u0000${topic}`;
@@ -54,6 +59,8 @@ export class DispatcherService {
   private dispatchedWhere: number;
   private durableWhere: number;
   private lastStoreTimestamp = 0;
+  /** The index manifest as last written (JSON), to write it again only when files changed. */
+  private indexManifest = '';
   private durableStoreTimestamp = 0;
   private nextFlushMs: number;
   private stopping = false;
@@ -81,6 +88,7 @@ export class DispatcherService {
     this.durableWhere = this.dispatchedWhere;
     this.lastStoreTimestamp = files.storeTimestamp;
     this.durableStoreTimestamp = files.storeTimestamp;
+    this.writeIndexManifest();
     this.nextFlushMs = performance.now() + config.flushIntervalConsumeQueue;
     this.publish();
     this.running = this.run().catch((error: unknown) => this.fail(error));
@@ -209,7 +217,7 @@ export class DispatcherService {
       case 'QUERY_INDEX': {
         this.reply(message.requestId, () => {
           if (this.index === null) return { physicalOffsets: [], indexLastUpdateTimestamp: 0, indexLastUpdatePhyoffset: 0 };
-          return this.index.queryOffsets(message.topic, message.key, Math.min(message.maxNum, this.config.maxMsgsNumBatch), message.beginMs, message.endMs);
+          return this.index.queryOffsets(message.topic, message.key, message.maxNum, message.beginMs, message.endMs);
         });
         return;
       }
@@ -312,9 +320,25 @@ export class DispatcherService {
         throw ioError(`cannot fsync directory ${dir}`, error, 'fsync');
       }
     }
+    this.writeIndexManifest();
     this.durableWhere = where;
     this.durableStoreTimestamp = storeTimestamp;
     this.publish();
+  }
+
+  /** Records the index file names (config/mqstoreIndexFiles.json) when they changed. */
+  private writeIndexManifest(): void {
+    if (this.index === null) return;
+    const manifest = JSON.stringify(this.index.fileNames());
+    if (manifest === this.indexManifest) return;
+    const file = path.join(this.config.storePathRootDir, INDEX_MANIFEST_FILE);
+    try {
+      this.storage.mkdirp(path.dirname(file));
+      this.storage.writeFileAtomic(file, Buffer.from(manifest));
+    } catch (error) {
+      throw ioError(`cannot write ${file}`, error, 'other');
+    }
+    this.indexManifest = manifest;
   }
 
   private publish(): void {
@@ -449,6 +473,15 @@ function openIndex(
     const loaded = index.load({ afterCrash });
     report.indexSlotsRepaired = loaded.slotsRepaired;
     if (loaded.slotsRepaired > 0) report.events.push(`repaired ${loaded.slotsRepaired} index slot(s) left ahead of the header by a crash`);
+    const present = new Set(index.fileNames());
+    const missing = readIndexManifest(storage, config.storePathRootDir).filter((name) => !present.has(name));
+    if (missing.length > 0 && !rebuild) {
+      report.events.push(`index file(s) ${missing.join(', ')} missing; rebuilding the index from the CommitLog`);
+      storage.removeTree(indexDir);
+      index = new IndexService(storage, options);
+      index.load({ afterCrash: false });
+      rebuild = true;
+    }
   } catch (error) {
     if (!(error instanceof StoreError) || error.code !== 'E_STORE_CORRUPT') throw error;
     report.events.push(`index files unreadable (${error.message}); rebuilding them from the CommitLog`);
@@ -459,10 +492,22 @@ function openIndex(
   }
   if (rebuild) {
     report.indexRebuilt = true;
-    if (!report.events.some((event) => event.startsWith('index files unreadable'))) report.events.push('index directory missing; rebuilding it from the CommitLog');
+    if (!report.events.some((event) => event.startsWith('index file'))) report.events.push('index directory missing; rebuilding it from the CommitLog');
   }
   storage.mkdirp(indexDir);
   return { index, rebuild };
+}
+
+/** The index file names of the manifest; [] when there is none or it cannot be read. */
+function readIndexManifest(storage: Storage, rootDir: string): string[] {
+  const bytes = storage.readFile(path.join(rootDir, INDEX_MANIFEST_FILE));
+  if (bytes === null) return [];
+  try {
+    const names: unknown = JSON.parse(bytes.toString('utf8'));
+    return Array.isArray(names) ? names.filter((name): name is string => typeof name === 'string') : [];
+  } catch {
+    return []; // A torn manifest only loses the check, never data.
+  }
 }
 
 /**

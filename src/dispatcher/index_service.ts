@@ -37,6 +37,11 @@ import type { Storage, StorageFile } from '../io/storage.js';
 
 /** RocketMQ maxMsgsNumBatch: at most this many offsets per query. */
 export const INDEX_QUERY_COUNT_MAX = 64;
+/**
+ * The most hash matches one query may return when the caller asks for more: the store checks
+ * every match on its record, so colliding keys must not crowd out the real ones.
+ */
+export const INDEX_QUERY_CANDIDATES_MAX = 4096;
 /** sysFlag bits of a transaction record's type; both set = ROLLBACK (embedded on disk — never renumber). */
 const TRANSACTION_TYPE_MASK = 0xc;
 const TRANSACTION_ROLLBACK_TYPE = 0xc;
@@ -175,6 +180,13 @@ export class IndexService {
     return this.#older.length + (this.#active === null ? 0 : 1);
   }
 
+  /** Names of the index files, oldest first. */
+  fileNames(): string[] {
+    const names = this.#older.map((file) => file.name);
+    if (this.#active !== null) names.push(this.#active.name);
+    return names;
+  }
+
   /** RocketMQ IndexService.buildIndex: adds `topic#uniqKey` and `topic#key` entries for one message. */
   buildIndex(message: IndexedMessage): void {
     assert(Number.isSafeInteger(message.physicalOffset) && message.physicalOffset >= 0, 'bad physicalOffset');
@@ -200,10 +212,12 @@ export class IndexService {
 
   /**
    * RocketMQ IndexService.queryOffset: physical offsets whose key hash matches `topic#key` and
-   * whose store time lies in [beginMs, endMs], newest file first, at most min(maxNum, 64).
+   * whose store time lies in [beginMs, endMs], newest file first, at most maxNum (RocketMQ
+   * caps maxNum at maxMsgsNumBatch, 64, before asking; this method only at
+   * INDEX_QUERY_CANDIDATES_MAX, so a caller that checks each match can ask for more).
    */
   queryOffsets(topic: string, key: string, maxNum: number, beginMs: number, endMs: number): IndexQueryResult {
-    const countMax = Math.min(maxNum, INDEX_QUERY_COUNT_MAX);
+    const countMax = Math.min(maxNum, INDEX_QUERY_CANDIDATES_MAX);
     const fullKey = indexKey(topic, key);
     const physicalOffsets: number[] = [];
     const result: IndexQueryResult = { physicalOffsets, indexLastUpdateTimestamp: 0, indexLastUpdatePhyoffset: 0 };

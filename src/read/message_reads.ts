@@ -41,6 +41,8 @@ import { FileReader } from './file_reader.js';
 const MAX_PULL_MSG_SIZE_BYTES = 128 * 1024 * 1024;
 /** Rounds of index lookups per queryMessage (RocketMQ: 3). */
 const QUERY_ROUNDS_MAX = 3;
+/** Index matches asked for per round (the dispatcher caps at INDEX_QUERY_CANDIDATES_MAX). */
+const QUERY_CANDIDATES = 4096;
 /** Enough of a record's head to reach its STORETIMESTAMP with IPv6 hosts. */
 const RECORD_HEAD_BYTES = 80;
 /** Store file handles the main thread keeps open for reads. */
@@ -427,16 +429,20 @@ export class MessageReads {
 
   /**
    * RocketMQ queryMessage: messages of `topic` whose KEYS or UNIQ_KEY contain `key` and whose
-   * store time lies in [beginMs, endMs], newest first from the index, at most `maxNum`, checked
+   * store time lies in [beginMs, endMs], newest first from the index, at most
+   * min(`maxNum`, maxMsgsNumBatch), checked
    * on the record itself (a hash collision never returns a wrong message). Oldest first in the
    * result.
    */
   async queryMessage(topic: string, key: string, maxNum: number, beginMs: number, endMs: number): Promise<QueryMessageResult> {
     const result: QueryMessageResult = { messages: [], indexLastUpdateTimestamp: 0, indexLastUpdatePhyoffset: 0 };
     const seen = new Set<number>();
+    const countMax = Math.min(maxNum, this.context.config().maxMsgsNumBatch); // RocketMQ's cap
     let lastQueryMsgTime = endMs;
-    for (let round = 0; round < QUERY_ROUNDS_MAX && result.messages.length < maxNum; round++) {
-      const answer = await this.context.queryIndex(topic, key, this.context.config().maxMsgsNumBatch, beginMs, lastQueryMsgTime);
+    for (let round = 0; round < QUERY_ROUNDS_MAX && result.messages.length < countMax; round++) {
+      // Hash matches are checked on their records below, so ask for many more than will be
+      // returned: keys that collide with this one (same Java hash) must not crowd it out.
+      const answer = await this.context.queryIndex(topic, key, QUERY_CANDIDATES, beginMs, lastQueryMsgTime);
       if (round === 0) {
         result.indexLastUpdateTimestamp = answer.indexLastUpdateTimestamp;
         result.indexLastUpdatePhyoffset = answer.indexLastUpdatePhyoffset;
@@ -447,6 +453,7 @@ export class MessageReads {
       if (fresh.length === 0) break;
       let oldestTime = Number.POSITIVE_INFINITY;
       for (const physicalOffset of fresh) {
+        if (result.messages.length >= countMax) break;
         seen.add(physicalOffset);
         const message = await this.lookMessageByOffset(physicalOffset);
         if (message === null) continue;
@@ -454,7 +461,7 @@ export class MessageReads {
         const keyMatches = message.keys.includes(key) || message.properties[PROPERTY_UNIQ_KEY] === key;
         if (message.topic !== topic || !keyMatches) continue;
         if (message.storeTimestamp < beginMs || message.storeTimestamp > endMs) continue;
-        if (result.messages.length < maxNum) result.messages.push(message);
+        result.messages.push(message);
       }
       if (oldestTime === Number.POSITIVE_INFINITY || oldestTime < beginMs) break;
       lastQueryMsgTime = oldestTime;

@@ -46,7 +46,8 @@ export type MainToWriter =
   | { type: 'UPDATE_CONFIG'; requestId: number; config: MessageStoreConfig }
   | { type: 'DRAIN'; requestId: number }
   | { type: 'DELETE_EXPIRED'; requestId: number; expiredBeforeMs: number; force: boolean; batchMax: number; pauseMs: number }
-  | { type: 'CLOSE'; requestId: number; queueOffsets: QueueOffsetEntry[] };
+  /** keepAbort: the dispatcher failed, so the next open must recover its files (re-dispatch). */
+  | { type: 'CLOSE'; requestId: number; queueOffsets: QueueOffsetEntry[]; keepAbort: boolean };
 
 // ---------------------------------------------------------------------------------------------
 // Main thread ↔ dispatcher worker. Positions travel on the positions board (./positions.ts);

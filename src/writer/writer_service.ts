@@ -31,6 +31,7 @@ export class WriterService {
   private readonly checkpoint: CheckpointFile;
   private readonly committer: GroupCommitter;
   private readonly running: Promise<void>;
+  private readonly positions: Positions;
   private failed: StoreError | null = null;
   private drained: Promise<void> | null = null;
   private closed = false;
@@ -44,6 +45,7 @@ export class WriterService {
     recovery: RecoverySummary & { checkpoint: Checkpoint },
   ) {
     this.storage = storage;
+    this.positions = positions;
     this.rootDir = config.storePathRootDir;
     this.post = post;
     this.ring = new RingConsumer(ringSab);
@@ -132,15 +134,15 @@ export class WriterService {
       case 'DRAIN':
         this.replyWhen(message.requestId, this.drain());
         return;
-      case 'DELETE_EXPIRED':
-        // Never the segment being written nor the preallocated one after it.
-        this.replyWhen(
-          message.requestId,
-          this.files.deleteExpired({ ...message, activePhysicalOffset: this.committer.progress().acceptedWhere }),
-        );
+      case 'DELETE_EXPIRED': {
+        // Never the segment being written nor the preallocated one after it, nor one the
+        // dispatcher has not read yet (its consume queues would get a gap).
+        const activePhysicalOffset = Math.min(this.committer.progress().acceptedWhere, this.positions.dispatchedWhere());
+        this.replyWhen(message.requestId, this.files.deleteExpired({ ...message, activePhysicalOffset }));
         return;
+      }
       case 'CLOSE':
-        this.replyWhen(message.requestId, this.close(message.queueOffsets));
+        this.replyWhen(message.requestId, this.close(message.queueOffsets, message.keepAbort));
         return;
       default:
         assertNever(message, 'unknown message to the writer');
@@ -169,7 +171,7 @@ export class WriterService {
    * caught up: a final checkpoint with the dispatcher's durable position, the queue offset
    * snapshot, and the `abort` file removed last.
    */
-  private async close(queueOffsets: QueueOffsetEntry[]): Promise<void> {
+  private async close(queueOffsets: QueueOffsetEntry[], keepAbort: boolean): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.drain().catch(() => undefined);
@@ -181,8 +183,9 @@ export class WriterService {
     }
     this.files.closeAll();
     this.checkpoint.close();
-    // A store that failed keeps its `abort` file: the next open recovers abnormally.
-    if (this.failed === null) {
+    // A store that failed keeps its `abort` file: the next open recovers abnormally (also when
+    // only the dispatcher failed: its files are then re-dispatched).
+    if (this.failed === null && !keepAbort) {
       this.storage.unlink(path.join(this.rootDir, ABORT_FILE_NAME));
       this.storage.fsyncDir(this.rootDir);
     }

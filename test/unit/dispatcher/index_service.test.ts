@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FsStorage } from '../../../src/io/storage_fs.js';
 import type { StorageFile } from '../../../src/io/storage.js';
-import { IndexService, type IndexedMessage } from '../../../src/dispatcher/index_service.js';
+import { INDEX_QUERY_CANDIDATES_MAX, IndexService, type IndexedMessage } from '../../../src/dispatcher/index_service.js';
 import {
   entryPosition,
   HashIndexImage,
@@ -223,15 +223,19 @@ test('full file rolls over to a new file that continues its header and queries s
   });
 });
 
-test('queries return at most 64 offsets across many files', () => {
+test('queries walk every file newest first and return at most maxNum offsets (capped at INDEX_QUERY_CANDIDATES_MAX)', () => {
   withIndexDir((indexDir) => {
     const service = createService(indexDir);
     for (let i = 0; i < 70; i++) service.buildIndex(message(i * 10, ['k']));
     assert.equal(service.fileCount(), Math.ceil(70 / ENTRIES_PER_FILE));
-    const offsets = query(service, 'k', 1000);
-    assert.equal(offsets.length, 64);
-    assert.equal(offsets[0], 690);
-    assert.equal(offsets[63], 60);
+    const all = query(service, 'k', 1000);
+    assert.equal(all.length, 70, 'every match: the store checks each on its record');
+    assert.equal(all[0], 690);
+    assert.equal(all[69], 0);
+    const some = query(service, 'k', 64);
+    assert.equal(some.length, 64, "RocketMQ's maxMsgsNumBatch, when the caller asks for it");
+    assert.equal(some[63], 60);
+    assert.ok(INDEX_QUERY_CANDIDATES_MAX >= 64);
     service.close();
   });
 });
