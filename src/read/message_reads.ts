@@ -53,6 +53,8 @@ const BLOCKS_MAX = 64;
 const UNIT_CACHE_QUEUES_MAX = 1024;
 /** A cached run serves a pull when it holds at least this many of the units asked for. */
 const UNIT_CACHE_HIT_UNITS_MIN = 64;
+/** Runs larger than this are not kept (a pull with a huge maxMsgNums): the cache stays ≤ 16 MiB. */
+const UNIT_RUN_CACHE_BYTES_MAX = 16 * 1024;
 
 export interface GetMessageRequest {
   group: string;
@@ -339,6 +341,7 @@ export class MessageReads {
     const bytes = await this.files.read(file, atBytes - fileStart, count * CQ_ENTRY_BYTES);
     if (bytes === null) return null;
     this.unitRuns.delete(key);
+    if (bytes.length > UNIT_RUN_CACHE_BYTES_MAX) return bytes;
     if (this.unitRuns.size >= UNIT_CACHE_QUEUES_MAX) this.unitRuns.delete(this.unitRuns.keys().next().value as string);
     this.unitRuns.set(key, { fromQueueOffset, bytes });
     return bytes;
