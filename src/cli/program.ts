@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { StoreError } from '../errors.js';
 import { registerDump } from './commands/dump.js';
+import { registerStats } from './commands/stats.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDump(program);
+  registerStats(program);
   return program;
 }
 
