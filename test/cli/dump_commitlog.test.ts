@@ -6,19 +6,14 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MessageStore, type PutMessageResult } from '../../src/index.js';
+import { runCli as run } from '../support/cli.js';
 
-const BIN = new URL('../../src/cli/mqstore.js', import.meta.url).pathname;
 const SEGMENT_BYTES = 4096;
 
-function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 async function filledStore(t: TestContext): Promise<{ root: string; results: PutMessageResult[] }> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-cli-dump-'));

@@ -6,7 +6,6 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,8 +14,8 @@ import { writeConsumeQueueEntry, CQ_FILLER_SIZE_BYTES } from '../../src/format/c
 import { javaStringHashCode } from '../../src/format/java_hash.js';
 import { segmentName } from '../../src/format/segment_name.js';
 import { topicDirName } from '../../src/format/topic_dir.js';
+import { runCli as run, until } from '../support/cli.js';
 
-const BIN = new URL('../../src/cli/mqstore.js', import.meta.url).pathname;
 const CQ_FILE_BYTES = 200;
 const TOPIC = 'CqTopic';
 const ODD_TOPIC = 'a/b évènement';
@@ -31,17 +30,7 @@ let root = '';
 const queue0: Put[] = [];
 const oddQueue: Put[] = [];
 
-function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
-async function until(check: () => boolean): Promise<void> {
-  for (let waited = 0; !check(); waited += 5) {
-    assert.ok(waited < 5000, 'the dispatcher did not catch up in 5 s');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 before(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-cli-dump-cq-'));

@@ -6,14 +6,13 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MessageStore, type AppendMessageResult } from '../../src/index.js';
 import { entryPosition, ENTRY_POS_PREV_INDEX, indexKeyHash } from '../../src/format/hash_index.js';
+import { runCli as run, until } from '../support/cli.js';
 
-const BIN = new URL('../../src/cli/mqstore.js', import.meta.url).pathname;
 const TOPIC = 'IdxTopic';
 const SLOTS = 16;
 const ENTRIES = 100;
@@ -24,17 +23,7 @@ let root = '';
 let indexFile = '';
 const appends: AppendMessageResult[] = [];
 
-function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
-async function until(check: () => boolean): Promise<void> {
-  for (let waited = 0; !check(); waited += 5) {
-    assert.ok(waited < 5000, 'the dispatcher did not catch up in 5 s');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 before(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-cli-dump-index-'));

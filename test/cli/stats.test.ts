@@ -5,19 +5,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MessageStore } from '../../src/index.js';
 import type { StoreStats } from '../../src/cli/commands/stats.js';
+import { runCli as run } from '../support/cli.js';
 
-const BIN = new URL('../../src/cli/mqstore.js', import.meta.url).pathname;
 
-function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 test('stats reports the CommitLog range, every queue with its message count, and disk use', async (t) => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-cli-stats-'));

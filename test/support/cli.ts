@@ -1,0 +1,25 @@
+// Runs the `mqstore` bin (dist/src/cli/mqstore.js) as a child process, for the CLI tests.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+
+const BIN = new URL('../../src/cli/mqstore.js', import.meta.url).pathname;
+
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(...args: string[]): CliRun {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Polls `check` every 5 ms; fails after `timeoutMs` (the dispatcher catching up). */
+export async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  for (let waited = 0; !check(); waited += 5) {
+    assert.ok(waited < timeoutMs, `the dispatcher did not catch up in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
