@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { StoreError } from '../errors.js';
 import { registerDump } from './commands/dump.js';
 import { registerStats } from './commands/stats.js';
+import { registerVerify } from './commands/verify.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDump(program);
   registerStats(program);
+  registerVerify(program);
   return program;
 }
 
