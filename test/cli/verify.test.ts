@@ -15,13 +15,23 @@ import { runCli as run, until } from '../support/cli.js';
 
 const SEGMENT_BYTES = 4096;
 const COUNT = 120;
+const SLOTS = 16;
+const ENTRIES = 200;
 
 async function filledStore(t: TestContext): Promise<{ root: string; appends: AppendMessageResult[] }> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-cli-verify-'));
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const store = await MessageStore.open({ storePathRootDir: root, mappedFileSizeCommitLog: SEGMENT_BYTES, mappedFileSizeConsumeQueue: 400 });
+  const store = await MessageStore.open({
+    storePathRootDir: root,
+    mappedFileSizeCommitLog: SEGMENT_BYTES,
+    mappedFileSizeConsumeQueue: 400,
+    maxHashSlotNum: SLOTS,
+    maxIndexNum: ENTRIES,
+  });
   const appends: AppendMessageResult[] = [];
-  for (let i = 0; i < COUNT; i++) appends.push((await store.putMessage({ topic: 'VerifyTopic', queueId: i % 3, body: `payload-${i}` })).appendMessageResult!);
+  for (let i = 0; i < COUNT; i++) {
+    appends.push((await store.putMessage({ topic: 'VerifyTopic', queueId: i % 3, body: `payload-${i}`, keys: `key-${i}` })).appendMessageResult!);
+  }
   await until(() => store.dispatchBehindBytes() === 0 && [0, 1, 2].every((q) => store.getMaxOffsetInQueue('VerifyTopic', q) === COUNT / 3));
   await store.close();
   return { root, appends };
@@ -29,9 +39,16 @@ async function filledStore(t: TestContext): Promise<{ root: string; appends: App
 
 test('verify of an intact store counts every record and unit and exits 0', async (t) => {
   const { root } = await filledStore(t);
-  const out = run('verify', root, '--threads', '2');
+  const out = run('verify', root, '--threads', '2', '--slots', String(SLOTS), '--entries', String(ENTRIES));
   assert.equal(out.status, 0, out.stdout + out.stderr);
-  assert.match(out.stdout, new RegExp(`^checked ${COUNT} records in \\d+ segment\\(s\\), .* GB/s\\); ${COUNT} consume queue units; 0 problem\\(s\\)$`, 'm'));
+  assert.match(
+    out.stdout,
+    new RegExp(`^checked ${COUNT} records in \\d+ segment\\(s\\), .* GB/s\\); ${COUNT} consume queue units; ${COUNT} index entries; 0 problem\\(s\\)$`, 'm'),
+  );
+  // Without the layout the index files cannot be read: said, not counted as a problem.
+  const defaults = run('verify', root);
+  assert.equal(defaults.status, 0);
+  assert.match(defaults.stdout, /^NOTE .* pass --slots\/--entries to check it$/m);
 });
 
 test('a flipped body byte is named by segment file, position and physical offset; exit 1', async (t) => {
@@ -58,6 +75,19 @@ test('a consume queue unit pointing at another message is named by its file and 
   const out = run('verify', root);
   assert.equal(out.status, 1);
   assert.ok(out.stdout.includes(`PROBLEM ${file} position 20 physicalOffset ${appends[1]!.wroteOffset}: points at VerifyTopic/1`), out.stdout);
+});
+
+test('an index entry whose hash matches no key of its record is named by file and position; exit 1', async (t) => {
+  const { root } = await filledStore(t);
+  const [name] = fs.readdirSync(path.join(root, 'index'));
+  const file = path.join(root, 'index', name!);
+  const position = 40 + SLOTS * 4 + 5 * 20; // entry 5
+  const bytes = fs.readFileSync(file);
+  bytes.writeInt32BE(bytes.readInt32BE(position) ^ 0x1000, position);
+  fs.writeFileSync(file, bytes);
+  const out = run('verify', root, '--slots', String(SLOTS), '--entries', String(ENTRIES));
+  assert.equal(out.status, 1);
+  assert.match(out.stdout, new RegExp(`^PROBLEM ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} position ${position} physicalOffset \\d+: entry 5 key hash`, 'm'));
 });
 
 test('verify of a directory that is not a store exits 1; bad usage exits 2', (t) => {

@@ -5,17 +5,32 @@
 //                  recovery uses, src/recovery/segment_scan_task.ts) and the rate is reported
 //   consume queues every unit points at a record of its own topic, queue and queue offset, with
 //                  its size, inside the valid log
+//   index files    every entry points at a record inside the valid log that has a key (KEYS or
+//                  UNIQ_KEY) with the entry's hash (layout: --slots/--entries, RocketMQ's defaults)
 //
 // Every problem is printed as `PROBLEM <file> position <p> physicalOffset <o>: <reason>` (for a
 // consume queue unit: its file and position, and the CommitLog offset it points at); the exit
-// code is 1 when there is any. Index entries are not checked yet (issue 4, next step).
+// code is 1 when there is any.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
-import { decodeMessage } from '../../format/commit_log_record.js';
+import { decodeMessage, PROPERTY_UNIQ_KEY, readInt64, RECORD_FIXED_BYTES } from '../../format/commit_log_record.js';
+import {
+  ENTRY_POS_KEY_HASH,
+  ENTRY_POS_PHYSICAL_OFFSET,
+  entryPosition,
+  INDEX_ENTRY_BYTES,
+  INDEX_HEADER_BYTES,
+  indexFileSizeBytes,
+  indexKey,
+  indexKeyHash,
+  MAX_HASH_SLOT_NUM_DEFAULT,
+  MAX_INDEX_NUM_DEFAULT,
+  readIndexHeader,
+} from '../../format/hash_index.js';
 import { CQ_ENTRY_BYTES, consumeQueueEntryKind, readConsumeQueueEntry } from '../../format/consume_queue_entry.js';
 import { parseSegmentName, segmentName } from '../../format/segment_name.js';
 import { isEncodedTopicDir, isPlainTopicDir, TOPIC_NAME_FILE } from '../../format/topic_dir.js';
@@ -27,7 +42,16 @@ export interface VerifyResult {
   scannedBytes: number;
   seconds: number;
   units: number;
+  indexEntries: number;
+  /** Things not checked, and why (an index file of another layout). */
+  notes: string[];
   problems: string[];
+}
+
+export interface VerifyOptions {
+  threads?: number | undefined;
+  slots?: number | undefined;
+  entries?: number | undefined;
 }
 
 export function registerVerify(program: Command): void {
@@ -35,24 +59,32 @@ export function registerVerify(program: Command): void {
     .command('verify')
     .description('check every CommitLog record (magic, lengths, CRC, offset) and every consume queue unit against the CommitLog')
     .argument('<storeDir>', 'the store root (storePathRootDir)')
-    .option('--threads <n>', 'segment scan threads (default: cores, at most 4)', (value: string) => {
-      if (!/^\d+$/.test(value) || Number(value) < 1) throw new StoreError('E_INVALID_ARGUMENT', `--threads must be a positive integer, got ${JSON.stringify(value)}`);
-      return Number(value);
-    })
-    .action(async (storeDir: string, options: { threads?: number }) => {
-      const result = await verifyStore(storeDir, options.threads);
+    .option('--threads <n>', 'segment scan threads (default: cores, at most 4)', positiveInteger('--threads'))
+    .option('--slots <n>', 'maxHashSlotNum of the index files (default 5000000)', positiveInteger('--slots'))
+    .option('--entries <n>', 'maxIndexNum of the index files (default 20000000)', positiveInteger('--entries'))
+    .action(async (storeDir: string, options: VerifyOptions) => {
+      const result = await verifyStore(storeDir, options);
+      for (const note of result.notes) process.stdout.write(`NOTE ${note}\n`);
       for (const problem of result.problems) process.stdout.write(`PROBLEM ${problem}\n`);
       const gbPerSec = result.seconds > 0 ? result.scannedBytes / 1e9 / result.seconds : 0;
       process.stdout.write(
         `checked ${result.records} records in ${result.segments} segment(s), ${(result.scannedBytes / 1e6).toFixed(1)} MB in ` +
-          `${result.seconds.toFixed(2)} s (${gbPerSec.toFixed(2)} GB/s); ${result.units} consume queue units; ` +
+          `${result.seconds.toFixed(2)} s (${gbPerSec.toFixed(2)} GB/s); ${result.units} consume queue units; ${result.indexEntries} index entries; ` +
           `${result.problems.length} problem(s)\n`,
       );
       if (result.problems.length > 0) process.exitCode = 1;
     });
 }
 
-export async function verifyStore(storeDir: string, threads?: number): Promise<VerifyResult> {
+function positiveInteger(name: string): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new StoreError('E_INVALID_ARGUMENT', `${name} must be a positive integer, got ${JSON.stringify(value)}`);
+    return Number(value);
+  };
+}
+
+export async function verifyStore(storeDir: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const threads = options.threads;
   const commitLogDir = path.join(storeDir, 'commitlog');
   if (!fs.existsSync(commitLogDir)) throw new StoreError('E_STORE_DIR', `${storeDir} has no commitlog directory: not a store`);
   const segments = fs
@@ -61,7 +93,7 @@ export async function verifyStore(storeDir: string, threads?: number): Promise<V
     .filter((s): s is { startOffset: number; path: string } => s.startOffset !== null)
     .sort((a, b) => a.startOffset - b.startOffset);
   const problems: string[] = [];
-  const result: VerifyResult = { records: 0, segments: segments.length, scannedBytes: 0, seconds: 0, units: 0, problems };
+  const result: VerifyResult = { records: 0, segments: segments.length, scannedBytes: 0, seconds: 0, units: 0, indexEntries: 0, notes: [], problems };
   if (segments.length === 0) return result;
   const segmentSizeBytes = fs.statSync(segments[0]!.path).size;
   for (const segment of segments) {
@@ -93,7 +125,71 @@ export async function verifyStore(storeDir: string, threads?: number): Promise<V
   }
   const logMin = segments[0]!.startOffset;
   result.units = verifyConsumeQueues(path.join(storeDir, 'consumequeue'), commitLogDir, segmentSizeBytes, logMin, logEnd, problems);
+  const layout = { hashSlotNum: options.slots ?? MAX_HASH_SLOT_NUM_DEFAULT, indexNum: options.entries ?? MAX_INDEX_NUM_DEFAULT };
+  result.indexEntries = verifyIndexFiles(path.join(storeDir, 'index'), layout, new RecordReader(commitLogDir, segmentSizeBytes), logMin, logEnd, result);
   return result;
+}
+
+const INDEX_READ_BYTES = 1024 * 1024;
+
+/** Checks every entry of every index file against the record it points at; returns the entries checked. */
+function verifyIndexFiles(
+  indexDir: string,
+  layout: { hashSlotNum: number; indexNum: number },
+  records: RecordReader,
+  logMin: number,
+  logEnd: number,
+  result: VerifyResult,
+): number {
+  if (!fs.existsSync(indexDir)) return 0;
+  const expectedBytes = indexFileSizeBytes(layout.hashSlotNum, layout.indexNum);
+  let checked = 0;
+  try {
+    for (const name of fs.readdirSync(indexDir).filter((n) => /^\d{17}$/.test(n)).sort()) {
+      const file = path.join(indexDir, name);
+      const size = fs.statSync(file).size;
+      if (size !== expectedBytes) {
+        result.notes.push(`${file}: ${size} bytes, not the ${expectedBytes} of ${layout.hashSlotNum} slots × ${layout.indexNum} entries; pass --slots/--entries to check it`);
+        continue;
+      }
+      const fd = fs.openSync(file, 'r');
+      try {
+        const head = Buffer.alloc(INDEX_HEADER_BYTES);
+        fs.readSync(fd, head, 0, INDEX_HEADER_BYTES, 0);
+        const header = readIndexHeader(head);
+        if (header.indexCount > layout.indexNum) {
+          result.problems.push(`${file} position 36 physicalOffset -1: indexCount ${header.indexCount} exceeds maxIndexNum ${layout.indexNum}`);
+          continue;
+        }
+        const chunk = Buffer.allocUnsafe(INDEX_READ_BYTES - (INDEX_READ_BYTES % INDEX_ENTRY_BYTES));
+        for (let first = 1; first < header.indexCount; ) {
+          const count = Math.min(header.indexCount - first, chunk.length / INDEX_ENTRY_BYTES);
+          const at = entryPosition(layout.hashSlotNum, first);
+          fs.readSync(fd, chunk, 0, count * INDEX_ENTRY_BYTES, at);
+          for (let i = 0; i < count; i++) {
+            const position = at + i * INDEX_ENTRY_BYTES;
+            const keyHash = chunk.readInt32BE(i * INDEX_ENTRY_BYTES + ENTRY_POS_KEY_HASH);
+            const physicalOffset = readInt64(chunk, i * INDEX_ENTRY_BYTES + ENTRY_POS_PHYSICAL_OFFSET);
+            checked += 1;
+            if (physicalOffset < logMin) continue; // Removed by retention.
+            const where = `${file} position ${position} physicalOffset ${physicalOffset}`;
+            if (physicalOffset >= logEnd) {
+              result.problems.push(`${where}: entry ${first + i} points past the end of the valid log (${logEnd})`);
+              continue;
+            }
+            const reason = records.keyMismatch(physicalOffset, keyHash);
+            if (reason !== null) result.problems.push(`${where}: entry ${first + i} ${reason}`);
+          }
+          first += count;
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  } finally {
+    records.close();
+  }
+  return checked;
 }
 
 /** Checks every unit of every queue against the record it points at; returns the units checked. */
@@ -173,17 +269,8 @@ class RecordReader {
   mismatch(physicalOffset: number, sizeBytes: number, topic: string, queueId: number, queueOffset: number): string | null {
     const start = physicalOffset - (physicalOffset % this.segmentSizeBytes);
     if (physicalOffset - start + sizeBytes > this.segmentSizeBytes) return `unit of size ${sizeBytes} crosses a segment end`;
-    if (start !== this.fdStart) {
-      this.close();
-      try {
-        this.fd = fs.openSync(path.join(this.dir, segmentName(start)), 'r');
-      } catch {
-        return `segment ${segmentName(start)} is missing`;
-      }
-      this.fdStart = start;
-    }
-    const record = Buffer.allocUnsafe(sizeBytes);
-    if (fs.readSync(this.fd, record, 0, sizeBytes, physicalOffset - start) !== sizeBytes) return 'record cut short';
+    const record = this.read(physicalOffset, sizeBytes);
+    if (typeof record === 'string') return record;
     try {
       const message = decodeMessage(record, 0, false);
       if (message.storeSize !== sizeBytes) return `record size ${message.storeSize}, unit size ${sizeBytes}`;
@@ -194,6 +281,44 @@ class RecordReader {
     } catch (error) {
       return `does not point at a record (${(error as Error).message})`;
     }
+  }
+
+  /** Why no key of the record at `physicalOffset` hashes to `keyHash`, or null when one does. */
+  keyMismatch(physicalOffset: number, keyHash: number): string | null {
+    const head = this.read(physicalOffset, 4);
+    if (typeof head === 'string') return head;
+    const sizeBytes = head.readInt32BE(0);
+    if (sizeBytes < RECORD_FIXED_BYTES || physicalOffset % this.segmentSizeBytes + sizeBytes > this.segmentSizeBytes) {
+      return `points at no record (size ${sizeBytes})`;
+    }
+    const record = this.read(physicalOffset, sizeBytes);
+    if (typeof record === 'string') return record;
+    try {
+      const message = decodeMessage(record, 0, false);
+      const keys = [...message.keys];
+      const uniqKey = message.properties[PROPERTY_UNIQ_KEY];
+      if (uniqKey !== undefined) keys.push(uniqKey);
+      if (keys.some((key) => indexKeyHash(indexKey(message.topic, key)) === keyHash)) return null;
+      return `key hash ${keyHash} matches no key of the record (${message.topic}: ${keys.join(' ') || 'no keys'})`;
+    } catch (error) {
+      return `does not point at a record (${(error as Error).message})`;
+    }
+  }
+
+  /** `length` bytes at `physicalOffset`, or why they cannot be read. */
+  private read(physicalOffset: number, length: number): Buffer | string {
+    const start = physicalOffset - (physicalOffset % this.segmentSizeBytes);
+    if (start !== this.fdStart) {
+      this.close();
+      try {
+        this.fd = fs.openSync(path.join(this.dir, segmentName(start)), 'r');
+      } catch {
+        return `segment ${segmentName(start)} is missing`;
+      }
+      this.fdStart = start;
+    }
+    const out = Buffer.allocUnsafe(length);
+    return fs.readSync(this.fd, out, 0, length, physicalOffset - start) === length ? out : 'record cut short';
   }
 
   close(): void {
