@@ -16,9 +16,7 @@
 import path from 'node:path';
 import type { MessageStoreConfig } from '../config.js';
 import { ioError, serializeError, StoreError } from '../errors.js';
-import { decodeMessage } from '../format/commit_log_record.js';
 import { consumeQueueFileSizeBytes } from '../format/consume_queue_entry.js';
-import { segmentName } from '../format/segment_name.js';
 import type { Storage } from '../io/storage.js';
 import { takesQueueOffset } from '../recovery/queue_offset_table.js';
 import type { DerivedRecoveryReport, DispatcherInit, DispatcherToMain, MainToDispatcher, QueueRange } from '../shared/messages.js';
@@ -27,6 +25,7 @@ import { assertNever } from '../assert.js';
 import { CommitLogTail, type DispatchRequest } from './commit_log_tail.js';
 import { ConsumeQueueStore } from './consume_queue_store.js';
 import { IndexService } from './index_service.js';
+import { RecordChecker } from './record_checker.js';
 
 /** Records read per round; a round ends with one commit of every touched file. */
 const ROUND_RECORDS_MAX = 4096;
@@ -526,8 +525,8 @@ function queuesToRebuild(
 ): Map<string, [string, number]> {
   const rebuild = new Map<string, [string, number]>();
   const expected = new Set<string>();
-  const reader = new RecordReader(storage, config.storePathCommitLog, config.mappedFileSizeCommitLog);
-  {
+  const checker = new RecordChecker(storage, config.storePathCommitLog, config.mappedFileSizeCommitLog);
+  try {
     for (const [topic, queueId, next] of queueOffsets) {
       const key = queueKey(topic, queueId);
       expected.add(key);
@@ -537,9 +536,12 @@ function queuesToRebuild(
         rebuild.set(key, [topic, queueId]);
         continue;
       }
-      const problem = reader.lastUnitProblem(cq, topic, queueId, logMin);
+      // The last unit must point at that queue's last message (unless retention removed it).
+      const last = cq.lastUnit(topic, queueId);
+      if (last === null || last.entry.physicalOffset < logMin) continue;
+      const problem = checker.unitMismatch(last.entry.physicalOffset, last.entry.sizeBytes, topic, queueId, last.queueOffset);
       if (problem !== null) {
-        report.events.push(`consume queue ${topic}/${queueId}: ${problem}: rebuilding it`);
+        report.events.push(`consume queue ${topic}/${queueId}: unit ${last.queueOffset} ${problem}: rebuilding it`);
         rebuild.set(key, [topic, queueId]);
       }
     }
@@ -552,51 +554,8 @@ function queuesToRebuild(
         rebuild.set(key, [topic, queueId]);
       }
     }
+  } finally {
+    checker.close();
   }
   return rebuild;
-}
-
-/** Synchronous reads of single records, for the start-up checks. */
-class RecordReader {
-  private readonly storage: Storage;
-  private readonly dir: string;
-  private readonly segmentSizeBytes: number;
-
-  constructor(storage: Storage, dir: string, segmentSizeBytes: number) {
-    this.storage = storage;
-    this.dir = dir;
-    this.segmentSizeBytes = segmentSizeBytes;
-  }
-
-  /** Why the queue's last unit is wrong, or null when it points at its own message. */
-  lastUnitProblem(cq: ConsumeQueueStore, topic: string, queueId: number, logMin: number): string | null {
-    const last = cq.lastUnit(topic, queueId);
-    if (last === null || last.entry.physicalOffset < logMin) return null; // Nothing to check, or already removed.
-    const { physicalOffset, sizeBytes } = last.entry;
-    const segmentStart = physicalOffset - (physicalOffset % this.segmentSizeBytes);
-    const file = path.join(this.dir, segmentName(segmentStart));
-    if (physicalOffset - segmentStart + sizeBytes > this.segmentSizeBytes) return `unit ${last.queueOffset} crosses a segment end`;
-    let handle;
-    try {
-      handle = this.storage.open(file, false);
-    } catch {
-      return `unit ${last.queueOffset} points into missing segment ${segmentName(segmentStart)}`;
-    }
-    try {
-      const record = Buffer.alloc(sizeBytes);
-      if (this.storage.pread(handle, record, 0, sizeBytes, physicalOffset - segmentStart) !== sizeBytes) {
-        return `unit ${last.queueOffset} points past the end of segment ${segmentName(segmentStart)}`;
-      }
-      const message = decodeMessage(record, 0, false);
-      if (message.topic !== topic || message.queueId !== queueId || message.queueOffset !== last.queueOffset || message.commitLogOffset !== physicalOffset) {
-        return `unit ${last.queueOffset} points at a message of ${message.topic}/${message.queueId} offset ${message.queueOffset}`;
-      }
-      return null;
-    } catch (error) {
-      if (error instanceof StoreError && error.code === 'E_RECORD_INVALID') return `unit ${last.queueOffset} does not point at a record (${error.message})`;
-      throw error;
-    } finally {
-      this.storage.close(handle);
-    }
-  }
 }

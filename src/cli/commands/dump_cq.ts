@@ -18,8 +18,8 @@ import {
   readConsumeQueueEntry,
   type ConsumeQueueEntry,
 } from '../../format/consume_queue_entry.js';
-import { parseSegmentName } from '../../format/segment_name.js';
 import { topicDirName } from '../../format/topic_dir.js';
+import { offsetFiles } from '../store_files.js';
 
 export interface DumpConsumeQueueOptions {
   /** First queue offset to print (units before it are not read). */
@@ -130,21 +130,10 @@ export function dumpConsumeQueue(
 }
 
 function queueFilesOf(queueDir: string, topic: string, queueId: number): QueueFile[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(queueDir);
-  } catch (error) {
-    throw new StoreError(
-      'E_INVALID_ARGUMENT',
-      `no consume queue for topic ${JSON.stringify(topic)} queue ${queueId}: cannot read ${queueDir}: ${(error as Error).message}`,
-    );
+  if (!fs.existsSync(queueDir)) {
+    throw new StoreError('E_INVALID_ARGUMENT', `no consume queue for topic ${JSON.stringify(topic)} queue ${queueId}: ${queueDir} does not exist`);
   }
-  const files: QueueFile[] = [];
-  for (const name of names) {
-    const startBytes = parseSegmentName(name);
-    if (startBytes !== null) files.push({ file: path.join(queueDir, name), startBytes });
-  }
-  return files.sort((a, b) => a.startBytes - b.startBytes);
+  return offsetFiles(queueDir).map((file) => ({ file: file.path, startBytes: file.start }));
 }
 
 /** Dumps the units of byte range [fromBytes, toBytes) of the queue, all inside `queueFile`. */

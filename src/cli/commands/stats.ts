@@ -8,10 +8,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { CQ_ENTRY_BYTES, consumeQueueEntryKind, readConsumeQueueEntry } from '../../format/consume_queue_entry.js';
-import { parseSegmentName } from '../../format/segment_name.js';
-import { isEncodedTopicDir, isPlainTopicDir, TOPIC_NAME_FILE } from '../../format/topic_dir.js';
 import { FsStorage } from '../../io/storage_fs.js';
 import { SegmentScanner } from '../../recovery/segment_scanner.js';
+import { offsetFiles, queueDirs } from '../store_files.js';
 
 export interface QueueStats {
   topic: string;
@@ -101,16 +100,12 @@ function diskUse(dir: string): DiskUse {
 
 /** First offset and end of the valid log: the newest segment holding a record is scanned. */
 function commitLogRange(dir: string): StoreStats['commitLog'] {
-  const segments = fs
-    .readdirSync(dir)
-    .map((name) => ({ name, start: parseSegmentName(name) }))
-    .filter((s): s is { name: string; start: number } => s.start !== null)
-    .sort((a, b) => a.start - b.start);
+  const segments = offsetFiles(dir);
   if (segments.length === 0) return { segments: 0, minPhysicalOffset: -1, maxPhysicalOffset: 0 };
   const storage = new FsStorage();
   for (let i = segments.length - 1; i >= 0; i--) {
     const segment = segments[i]!;
-    const file = path.join(dir, segment.name);
+    const file = segment.path;
     const sizeBytes = fs.statSync(file).size;
     const handle = storage.open(file, false);
     try {
@@ -126,44 +121,25 @@ function commitLogRange(dir: string): StoreStats['commitLog'] {
 
 function queueStats(consumeQueueDir: string): QueueStats[] {
   const out: QueueStats[] = [];
-  if (!fs.existsSync(consumeQueueDir)) return out;
-  for (const dirName of fs.readdirSync(consumeQueueDir).sort()) {
-    const topicDir = path.join(consumeQueueDir, dirName);
-    let topic: string | null = isPlainTopicDir(dirName) ? dirName : null;
-    if (isEncodedTopicDir(dirName)) {
-      const nameFile = path.join(topicDir, TOPIC_NAME_FILE);
-      topic = fs.existsSync(nameFile) ? fs.readFileSync(nameFile, 'utf8') : null;
-    }
-    if (topic === null || !fs.statSync(topicDir).isDirectory()) continue;
-    const queueIds = fs
-      .readdirSync(topicDir)
-      .filter((name) => /^\d{1,9}$/.test(name))
-      .map(Number)
-      .sort((a, b) => a - b);
-    for (const queueId of queueIds) {
-      const range = queueRange(path.join(topicDir, String(queueId)));
-      if (range !== null) out.push({ topic, queueId, ...range, messages: range.maxQueueOffset - range.minQueueOffset });
-    }
+  for (const queue of queueDirs(consumeQueueDir)) {
+    if (queue.topic === null) continue;
+    const range = queueRange(queue.dir);
+    if (range !== null) out.push({ topic: queue.topic, queueId: queue.queueId, ...range, messages: range.maxQueueOffset - range.minQueueOffset });
   }
   return out;
 }
 
 /** [min, max) queue offsets of one queue's files: fillers skipped at the head, zero units end it. */
 function queueRange(queueDir: string): { minQueueOffset: number; maxQueueOffset: number } | null {
-  const files = fs
-    .readdirSync(queueDir)
-    .map((name) => ({ name, start: parseSegmentName(name) }))
-    .filter((f): f is { name: string; start: number } => f.start !== null)
-    .sort((a, b) => a.start - b.start);
+  const files = offsetFiles(queueDir);
   if (files.length === 0) return null;
-  const unitsOf = (name: string): Buffer => fs.readFileSync(path.join(queueDir, name));
-  const first = unitsOf(files[0]!.name);
+  const first = fs.readFileSync(files[0]!.path);
   let minBytes = files[0]!.start;
   for (let at = 0; at + CQ_ENTRY_BYTES <= first.length && consumeQueueEntryKind(readConsumeQueueEntry(first, at)) === 'filler'; at += CQ_ENTRY_BYTES) {
     minBytes += CQ_ENTRY_BYTES;
   }
   const last = files[files.length - 1]!;
-  const bytes = files.length === 1 ? first : unitsOf(last.name);
+  const bytes = files.length === 1 ? first : fs.readFileSync(last.path);
   let endAt = 0;
   while (endAt + CQ_ENTRY_BYTES <= bytes.length && consumeQueueEntryKind(readConsumeQueueEntry(bytes, endAt)) !== 'end') endAt += CQ_ENTRY_BYTES;
   const maxBytes = last.start + endAt;

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
-import { decodeMessage, PROPERTY_UNIQ_KEY, readInt64, RECORD_FIXED_BYTES } from '../../format/commit_log_record.js';
+import { readInt64 } from '../../format/commit_log_record.js';
 import {
   ENTRY_POS_KEY_HASH,
   ENTRY_POS_PHYSICAL_OFFSET,
@@ -25,16 +25,16 @@ import {
   INDEX_ENTRY_BYTES,
   INDEX_HEADER_BYTES,
   indexFileSizeBytes,
-  indexKey,
-  indexKeyHash,
   MAX_HASH_SLOT_NUM_DEFAULT,
   MAX_INDEX_NUM_DEFAULT,
   readIndexHeader,
 } from '../../format/hash_index.js';
 import { CQ_ENTRY_BYTES, consumeQueueEntryKind, readConsumeQueueEntry } from '../../format/consume_queue_entry.js';
-import { parseSegmentName, segmentName } from '../../format/segment_name.js';
-import { isEncodedTopicDir, isPlainTopicDir, TOPIC_NAME_FILE } from '../../format/topic_dir.js';
+import { TOPIC_NAME_FILE } from '../../format/topic_dir.js';
+import { RecordChecker } from '../../dispatcher/record_checker.js';
+import { FsStorage } from '../../io/storage_fs.js';
 import { scanSegmentsInParallel } from '../../recovery/parallel_scan.js';
+import { offsetFiles, queueDirs } from '../store_files.js';
 
 export interface VerifyResult {
   records: number;
@@ -87,11 +87,7 @@ export async function verifyStore(storeDir: string, options: VerifyOptions = {})
   const threads = options.threads;
   const commitLogDir = path.join(storeDir, 'commitlog');
   if (!fs.existsSync(commitLogDir)) throw new StoreError('E_STORE_DIR', `${storeDir} has no commitlog directory: not a store`);
-  const segments = fs
-    .readdirSync(commitLogDir)
-    .map((name) => ({ startOffset: parseSegmentName(name), path: path.join(commitLogDir, name) }))
-    .filter((s): s is { startOffset: number; path: string } => s.startOffset !== null)
-    .sort((a, b) => a.startOffset - b.startOffset);
+  const segments = offsetFiles(commitLogDir).map((file) => ({ startOffset: file.start, path: file.path }));
   const problems: string[] = [];
   const result: VerifyResult = { records: 0, segments: segments.length, scannedBytes: 0, seconds: 0, units: 0, indexEntries: 0, notes: [], problems };
   if (segments.length === 0) return result;
@@ -124,9 +120,14 @@ export async function verifyStore(storeDir: string, options: VerifyOptions = {})
     }
   }
   const logMin = segments[0]!.startOffset;
-  result.units = verifyConsumeQueues(path.join(storeDir, 'consumequeue'), commitLogDir, segmentSizeBytes, logMin, logEnd, problems);
-  const layout = { hashSlotNum: options.slots ?? MAX_HASH_SLOT_NUM_DEFAULT, indexNum: options.entries ?? MAX_INDEX_NUM_DEFAULT };
-  result.indexEntries = verifyIndexFiles(path.join(storeDir, 'index'), layout, new RecordReader(commitLogDir, segmentSizeBytes), logMin, logEnd, result);
+  const checker = new RecordChecker(new FsStorage(), commitLogDir, segmentSizeBytes);
+  try {
+    result.units = verifyConsumeQueues(path.join(storeDir, 'consumequeue'), checker, logMin, logEnd, problems);
+    const layout = { hashSlotNum: options.slots ?? MAX_HASH_SLOT_NUM_DEFAULT, indexNum: options.entries ?? MAX_INDEX_NUM_DEFAULT };
+    result.indexEntries = verifyIndexFiles(path.join(storeDir, 'index'), layout, checker, logMin, logEnd, result);
+  } finally {
+    checker.close();
+  }
   return result;
 }
 
@@ -136,7 +137,7 @@ const INDEX_READ_BYTES = 1024 * 1024;
 function verifyIndexFiles(
   indexDir: string,
   layout: { hashSlotNum: number; indexNum: number },
-  records: RecordReader,
+  records: RecordChecker,
   logMin: number,
   logEnd: number,
   result: VerifyResult,
@@ -144,186 +145,82 @@ function verifyIndexFiles(
   if (!fs.existsSync(indexDir)) return 0;
   const expectedBytes = indexFileSizeBytes(layout.hashSlotNum, layout.indexNum);
   let checked = 0;
-  try {
-    for (const name of fs.readdirSync(indexDir).filter((n) => /^\d{17}$/.test(n)).sort()) {
-      const file = path.join(indexDir, name);
-      const size = fs.statSync(file).size;
-      if (size !== expectedBytes) {
-        result.notes.push(`${file}: ${size} bytes, not the ${expectedBytes} of ${layout.hashSlotNum} slots × ${layout.indexNum} entries; pass --slots/--entries to check it`);
+  for (const name of fs.readdirSync(indexDir).filter((n) => /^\d{17}$/.test(n)).sort()) {
+    const file = path.join(indexDir, name);
+    const size = fs.statSync(file).size;
+    if (size !== expectedBytes) {
+      result.notes.push(`${file}: ${size} bytes, not the ${expectedBytes} of ${layout.hashSlotNum} slots × ${layout.indexNum} entries; pass --slots/--entries to check it`);
+      continue;
+    }
+    const fd = fs.openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(INDEX_HEADER_BYTES);
+      fs.readSync(fd, head, 0, INDEX_HEADER_BYTES, 0);
+      const header = readIndexHeader(head);
+      if (header.indexCount > layout.indexNum) {
+        result.problems.push(`${file} position 36 physicalOffset -1: indexCount ${header.indexCount} exceeds maxIndexNum ${layout.indexNum}`);
         continue;
       }
-      const fd = fs.openSync(file, 'r');
-      try {
-        const head = Buffer.alloc(INDEX_HEADER_BYTES);
-        fs.readSync(fd, head, 0, INDEX_HEADER_BYTES, 0);
-        const header = readIndexHeader(head);
-        if (header.indexCount > layout.indexNum) {
-          result.problems.push(`${file} position 36 physicalOffset -1: indexCount ${header.indexCount} exceeds maxIndexNum ${layout.indexNum}`);
-          continue;
-        }
-        const chunk = Buffer.allocUnsafe(INDEX_READ_BYTES - (INDEX_READ_BYTES % INDEX_ENTRY_BYTES));
-        for (let first = 1; first < header.indexCount; ) {
-          const count = Math.min(header.indexCount - first, chunk.length / INDEX_ENTRY_BYTES);
-          const at = entryPosition(layout.hashSlotNum, first);
-          fs.readSync(fd, chunk, 0, count * INDEX_ENTRY_BYTES, at);
-          for (let i = 0; i < count; i++) {
-            const position = at + i * INDEX_ENTRY_BYTES;
-            const keyHash = chunk.readInt32BE(i * INDEX_ENTRY_BYTES + ENTRY_POS_KEY_HASH);
-            const physicalOffset = readInt64(chunk, i * INDEX_ENTRY_BYTES + ENTRY_POS_PHYSICAL_OFFSET);
-            checked += 1;
-            if (physicalOffset < logMin) continue; // Removed by retention.
-            const where = `${file} position ${position} physicalOffset ${physicalOffset}`;
-            if (physicalOffset >= logEnd) {
-              result.problems.push(`${where}: entry ${first + i} points past the end of the valid log (${logEnd})`);
-              continue;
-            }
-            const reason = records.keyMismatch(physicalOffset, keyHash);
-            if (reason !== null) result.problems.push(`${where}: entry ${first + i} ${reason}`);
+      const chunk = Buffer.allocUnsafe(INDEX_READ_BYTES - (INDEX_READ_BYTES % INDEX_ENTRY_BYTES));
+      for (let first = 1; first < header.indexCount; ) {
+        const count = Math.min(header.indexCount - first, chunk.length / INDEX_ENTRY_BYTES);
+        const at = entryPosition(layout.hashSlotNum, first);
+        fs.readSync(fd, chunk, 0, count * INDEX_ENTRY_BYTES, at);
+        for (let i = 0; i < count; i++) {
+          const position = at + i * INDEX_ENTRY_BYTES;
+          const keyHash = chunk.readInt32BE(i * INDEX_ENTRY_BYTES + ENTRY_POS_KEY_HASH);
+          const physicalOffset = readInt64(chunk, i * INDEX_ENTRY_BYTES + ENTRY_POS_PHYSICAL_OFFSET);
+          checked += 1;
+          if (physicalOffset < logMin) continue; // Removed by retention.
+          const where = `${file} position ${position} physicalOffset ${physicalOffset}`;
+          if (physicalOffset >= logEnd) {
+            result.problems.push(`${where}: entry ${first + i} points past the end of the valid log (${logEnd})`);
+            continue;
           }
-          first += count;
+          const reason = records.keyMismatch(physicalOffset, keyHash);
+          if (reason !== null) result.problems.push(`${where}: entry ${first + i} ${reason}`);
         }
-      } finally {
-        fs.closeSync(fd);
+        first += count;
       }
+    } finally {
+      fs.closeSync(fd);
     }
-  } finally {
-    records.close();
   }
   return checked;
 }
 
 /** Checks every unit of every queue against the record it points at; returns the units checked. */
-function verifyConsumeQueues(
-  consumeQueueDir: string,
-  commitLogDir: string,
-  segmentSizeBytes: number,
-  logMin: number,
-  logEnd: number,
-  problems: string[],
-): number {
-  if (!fs.existsSync(consumeQueueDir)) return 0;
-  const records = new RecordReader(commitLogDir, segmentSizeBytes);
+function verifyConsumeQueues(consumeQueueDir: string, records: RecordChecker, logMin: number, logEnd: number, problems: string[]): number {
   let units = 0;
-  try {
-    for (const dirName of fs.readdirSync(consumeQueueDir).sort()) {
-      const topicDir = path.join(consumeQueueDir, dirName);
-      let topic: string | null = isPlainTopicDir(dirName) ? dirName : null;
-      if (isEncodedTopicDir(dirName)) {
-        const nameFile = path.join(topicDir, TOPIC_NAME_FILE);
-        topic = fs.existsSync(nameFile) ? fs.readFileSync(nameFile, 'utf8') : null;
-        if (topic === null) problems.push(`${topicDir} position 0 physicalOffset -1: encoded topic directory without its ${TOPIC_NAME_FILE} file`);
-      }
-      if (topic === null || !fs.statSync(topicDir).isDirectory()) continue;
-      for (const queueName of fs.readdirSync(topicDir).filter((name) => /^\d{1,9}$/.test(name))) {
-        const queueDir = path.join(topicDir, queueName);
-        const files = fs
-          .readdirSync(queueDir)
-          .map((name) => ({ name, start: parseSegmentName(name) }))
-          .filter((f): f is { name: string; start: number } => f.start !== null)
-          .sort((a, b) => a.start - b.start);
-        for (const file of files) {
-          const full = path.join(queueDir, file.name);
-          const bytes = fs.readFileSync(full);
-          for (let at = 0; at + CQ_ENTRY_BYTES <= bytes.length; at += CQ_ENTRY_BYTES) {
-            const entry = readConsumeQueueEntry(bytes, at);
-            const kind = consumeQueueEntryKind(entry);
-            if (kind === 'end') break;
-            if (kind === 'filler') continue;
-            units += 1;
-            const queueOffset = (file.start + at) / CQ_ENTRY_BYTES;
-            const where = `${full} position ${at} physicalOffset ${entry.physicalOffset}`;
-            if (kind === 'invalid') {
-              problems.push(`${where}: invalid unit (size ${entry.sizeBytes})`);
-              continue;
-            }
-            if (entry.physicalOffset < logMin) continue; // Removed by retention: nothing to compare.
-            if (entry.physicalOffset + entry.sizeBytes > logEnd) {
-              problems.push(`${where}: points past the end of the valid log (${logEnd})`);
-              continue;
-            }
-            const reason = records.mismatch(entry.physicalOffset, entry.sizeBytes, topic, Number(queueName), queueOffset);
-            if (reason !== null) problems.push(`${where}: ${reason}`);
-          }
+  for (const queue of queueDirs(consumeQueueDir)) {
+    const topic = queue.topic;
+    if (topic === null) {
+      problems.push(`${queue.topicDir} position 0 physicalOffset -1: encoded topic directory without its ${TOPIC_NAME_FILE} file`);
+      continue;
+    }
+    for (const file of offsetFiles(queue.dir)) {
+      const bytes = fs.readFileSync(file.path);
+      for (let at = 0; at + CQ_ENTRY_BYTES <= bytes.length; at += CQ_ENTRY_BYTES) {
+        const entry = readConsumeQueueEntry(bytes, at);
+        const kind = consumeQueueEntryKind(entry);
+        if (kind === 'end') break;
+        if (kind === 'filler') continue;
+        units += 1;
+        const queueOffset = (file.start + at) / CQ_ENTRY_BYTES;
+        const where = `${file.path} position ${at} physicalOffset ${entry.physicalOffset}`;
+        if (kind === 'invalid') {
+          problems.push(`${where}: invalid unit (size ${entry.sizeBytes})`);
+          continue;
         }
+        if (entry.physicalOffset < logMin) continue; // Removed by retention: nothing to compare.
+        if (entry.physicalOffset + entry.sizeBytes > logEnd) {
+          problems.push(`${where}: points past the end of the valid log (${logEnd})`);
+          continue;
+        }
+        const reason = records.unitMismatch(entry.physicalOffset, entry.sizeBytes, topic, queue.queueId, queueOffset);
+        if (reason !== null) problems.push(`${where}: ${reason}`);
       }
     }
-  } finally {
-    records.close();
   }
   return units;
-}
-
-/** Reads single records by physical offset, keeping one segment open at a time. */
-class RecordReader {
-  private readonly dir: string;
-  private readonly segmentSizeBytes: number;
-  private fd = -1;
-  private fdStart = -1;
-
-  constructor(dir: string, segmentSizeBytes: number) {
-    this.dir = dir;
-    this.segmentSizeBytes = segmentSizeBytes;
-  }
-
-  /** Why the record at `physicalOffset` is not the unit's message, or null when it is. */
-  mismatch(physicalOffset: number, sizeBytes: number, topic: string, queueId: number, queueOffset: number): string | null {
-    const start = physicalOffset - (physicalOffset % this.segmentSizeBytes);
-    if (physicalOffset - start + sizeBytes > this.segmentSizeBytes) return `unit of size ${sizeBytes} crosses a segment end`;
-    const record = this.read(physicalOffset, sizeBytes);
-    if (typeof record === 'string') return record;
-    try {
-      const message = decodeMessage(record, 0, false);
-      if (message.storeSize !== sizeBytes) return `record size ${message.storeSize}, unit size ${sizeBytes}`;
-      if (message.topic !== topic || message.queueId !== queueId || message.queueOffset !== queueOffset) {
-        return `points at ${message.topic}/${message.queueId} queue offset ${message.queueOffset}, not ${topic}/${queueId} ${queueOffset}`;
-      }
-      return null;
-    } catch (error) {
-      return `does not point at a record (${(error as Error).message})`;
-    }
-  }
-
-  /** Why no key of the record at `physicalOffset` hashes to `keyHash`, or null when one does. */
-  keyMismatch(physicalOffset: number, keyHash: number): string | null {
-    const head = this.read(physicalOffset, 4);
-    if (typeof head === 'string') return head;
-    const sizeBytes = head.readInt32BE(0);
-    if (sizeBytes < RECORD_FIXED_BYTES || physicalOffset % this.segmentSizeBytes + sizeBytes > this.segmentSizeBytes) {
-      return `points at no record (size ${sizeBytes})`;
-    }
-    const record = this.read(physicalOffset, sizeBytes);
-    if (typeof record === 'string') return record;
-    try {
-      const message = decodeMessage(record, 0, false);
-      const keys = [...message.keys];
-      const uniqKey = message.properties[PROPERTY_UNIQ_KEY];
-      if (uniqKey !== undefined) keys.push(uniqKey);
-      if (keys.some((key) => indexKeyHash(indexKey(message.topic, key)) === keyHash)) return null;
-      return `key hash ${keyHash} matches no key of the record (${message.topic}: ${keys.join(' ') || 'no keys'})`;
-    } catch (error) {
-      return `does not point at a record (${(error as Error).message})`;
-    }
-  }
-
-  /** `length` bytes at `physicalOffset`, or why they cannot be read. */
-  private read(physicalOffset: number, length: number): Buffer | string {
-    const start = physicalOffset - (physicalOffset % this.segmentSizeBytes);
-    if (start !== this.fdStart) {
-      this.close();
-      try {
-        this.fd = fs.openSync(path.join(this.dir, segmentName(start)), 'r');
-      } catch {
-        return `segment ${segmentName(start)} is missing`;
-      }
-      this.fdStart = start;
-    }
-    const out = Buffer.allocUnsafe(length);
-    return fs.readSync(this.fd, out, 0, length, physicalOffset - start) === length ? out : 'record cut short';
-  }
-
-  close(): void {
-    if (this.fd >= 0) fs.closeSync(this.fd);
-    this.fd = -1;
-    this.fdStart = -1;
-  }
 }
