@@ -278,7 +278,7 @@ export class MessageStore {
     const workers: Worker[] = [];
     try {
       const ringSab = ringCreate(ringCapacityFor(config.maxMessageSize));
-      const positions = Positions.create(0, { dispatchedWhere: 0, dispatchDurableWhere: 0, logicsMsgTimestamp: 0, indexMsgTimestamp: 0 });
+      const positions = Positions.create();
       const init: WriterInit = {
         config,
         ringSab,

@@ -48,12 +48,9 @@ export class Positions {
     this.slots = new BigInt64Array(sab);
   }
 
-  /** A board with both sides at `endPhysicalOffset` (what recovery found). */
-  static create(endPhysicalOffset: number, dispatched: DispatcherPositions): Positions {
-    const positions = new Positions(new SharedArrayBuffer(POSITIONS_BYTES));
-    positions.publishWriter({ wroteWhere: endPhysicalOffset, flushedWhere: endPhysicalOffset });
-    positions.publishDispatcher(dispatched);
-    return positions;
+  /** A zeroed board; the writer publishes the recovered end before anyone reads it. */
+  static create(): Positions {
+    return new Positions(new SharedArrayBuffer(POSITIONS_BYTES));
   }
 
   // ---------------------------------------------------------------- writer side

@@ -105,11 +105,26 @@ test('ratios are clamped as RocketMQ clamps them: a warning level of 99 acts as 
 });
 
 test('runs never overlap: a run requested during another waits for it', async () => {
-  const h = await harness({ fileReservedTime: 0 });
-  const order: string[] = [];
-  const first = h.service.runManually().then(() => order.push('first'));
-  const second = h.service.runManually().then(() => order.push('second'));
-  await Promise.all([first, second]);
-  assert.deepEqual(order, ['first', 'second']);
-  assert.equal(h.calls.length, 2);
+  const config = { ...(await resolveConfig({ storePathRootDir: '/nonexistent-mqstore-test' })), fileReservedTime: 0 };
+  const events: string[] = [];
+  const service = new CleanService({
+    config: () => config,
+    diskUsedRatio: async () => 0.1,
+    deleteSegments: async () => {
+      events.push('delete start');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      events.push('delete end');
+      return { deletedCount: 1, minPhysicalOffset: 4096 };
+    },
+    deleteDerivedBelow: async () => {
+      events.push('derived');
+    },
+    setDiskFull: () => undefined,
+  });
+  await Promise.all([service.runManually(), service.runManually(), service.runOnce()]);
+  assert.deepEqual(events, [
+    'delete start', 'delete end', 'derived',
+    'delete start', 'delete end', 'derived',
+    'delete start', 'delete end', 'derived',
+  ]);
 });
