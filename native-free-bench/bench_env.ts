@@ -1,22 +1,7 @@
 // What every benchmark prints first: the machine, and warnings that make figures meaningless.
 
-import fs from 'node:fs';
 import os from 'node:os';
-
-const FS_TYPES: Record<number, string> = {
-  0x01021994: 'tmpfs',
-  0xef53: 'ext2/3/4',
-  0x58465342: 'xfs',
-  0x9123683e: 'btrfs',
-  0x794c7630: 'overlayfs',
-  0x2fc12fc1: 'zfs',
-  0x6969: 'nfs',
-};
-
-export function filesystemOf(dir: string): string {
-  const type = fs.statfsSync(dir).type;
-  return FS_TYPES[type] ?? `0x${type.toString(16)}`;
-}
+import { filesystemOf } from '../src/bench/environment.js';
 
 export function printHeader(title: string, dir: string, extra: Record<string, string | number> = {}): void {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';

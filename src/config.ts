@@ -173,6 +173,9 @@ const SCHEMA: Record<keyof MessageStoreConfig, KeySpec> = {
   configFile: { kind: 'string', runtime: false },
 };
 
+/** Every configuration key, in schema order (the CLI offers each one as a `--<key>` flag). */
+export const CONFIG_KEYS: readonly (keyof MessageStoreConfig)[] = Object.keys(SCHEMA) as (keyof MessageStoreConfig)[];
+
 export const RUNTIME_KEYS: ReadonlySet<string> = new Set(
   Object.entries(SCHEMA).filter(([, spec]) => spec.runtime).map(([key]) => key),
 );
@@ -298,6 +301,11 @@ export async function readConfigFile(file: string): Promise<Partial<MessageStore
   }
   const flat = parseProperties(text) as Record<string, unknown>;
   return checkAll(flat, true);
+}
+
+/** Checks keys given as text (command-line flags), exactly as lines of a config file. */
+export function configFromText(pairs: Readonly<Record<string, string>>): Partial<MessageStoreConfig> {
+  return checkAll(pairs, true);
 }
 
 /**
