@@ -5,6 +5,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { StoreError } from '../errors.js';
+import { registerBench } from './commands/bench.js';
 import { registerDump } from './commands/dump.js';
 import { registerStats } from './commands/stats.js';
 import { registerVerify } from './commands/verify.js';
@@ -14,8 +15,9 @@ export function buildProgram(): Command {
   program
     .name('mqstore')
     .description('Inspect and benchmark mqstore stores (RocketMQ on-disk format)')
-    .showHelpAfterError()
+    .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerBench(program);
   registerDump(program);
   registerStats(program);
   registerVerify(program);
