@@ -64,7 +64,10 @@ export class PutLoad {
   private readonly body: Buffer;
   private readonly keyPrefix: string;
   private readonly topicNames: string[];
+  /** Messages handed out to senders so far (the next message's number). */
   private sequence = 0;
+  /** Sends handed out so far: routes sends round robin over topics, then queues. */
+  private sendSequence = 0;
   private stopped = false;
   private startMs = 0;
   private elapsedMs = 0;
@@ -121,6 +124,7 @@ export class PutLoad {
       if (w.count > 0 ? first >= w.count : performance.now() >= deadlineMs) return;
       const messages = w.count > 0 ? Math.min(w.batch, w.count - first) : w.batch;
       this.sequence += messages;
+      const route = this.sendSequence++;
       let intendedMs = 0;
       if (w.tps > 0) {
         intendedMs = this.startMs + (first / w.tps) * 1000;
@@ -131,7 +135,7 @@ export class PutLoad {
       let result: PutMessageResult | null = null;
       let errorCode = '';
       try {
-        result = await this.send(first, messages);
+        result = await this.send(route, first, messages);
       } catch (error) {
         errorCode = error instanceof StoreError ? error.code : 'ERROR';
       }
@@ -155,11 +159,10 @@ export class PutLoad {
     }
   }
 
-  private send(first: number, messages: number): Promise<PutMessageResult> {
+  private send(route: number, first: number, messages: number): Promise<PutMessageResult> {
     const w = this.workload;
-    const topicIndex = first % w.topics;
-    const topic = this.topicNames[topicIndex]!;
-    const queueId = Math.floor(first / w.topics) % w.queuesPerTopic;
+    const topic = this.topicNames[route % w.topics]!;
+    const queueId = Math.floor(route / w.topics) % w.queuesPerTopic;
     if (w.batch === 1) {
       return this.store.putMessage({
         topic,
