@@ -106,6 +106,11 @@ export interface MessageStoreConfig {
   diskSpaceCleanForciblyRatio: number;
   /** Allow deleting unexpired segments when the disk is above diskSpaceCleanForciblyRatio (true). */
   cleanFileForciblyEnable: boolean;
+  /**
+   * mqstore's own key (not RocketMQ's): print RocketMQ's `[STORETPS]` and `[PAGECACHERT]` lines
+   * to stderr once a minute, as RocketMQ writes them to store.log (false).
+   */
+  pageCacheRtLogEnable: boolean;
   /** Path of a broker.conf-style properties file read at open (keys as above). */
   configFile: string;
 }
@@ -170,6 +175,7 @@ const SCHEMA: Record<keyof MessageStoreConfig, KeySpec> = {
   diskSpaceWarningLevelRatio: { kind: 'int', min: 1, max: 100, runtime: true },
   diskSpaceCleanForciblyRatio: { kind: 'int', min: 1, max: 100, runtime: true },
   cleanFileForciblyEnable: { kind: 'bool', runtime: true },
+  pageCacheRtLogEnable: { kind: 'bool', runtime: true },
   configFile: { kind: 'string', runtime: false },
 };
 
@@ -224,6 +230,7 @@ const DEFAULTS: Omit<MessageStoreConfig, 'storePathRootDir' | 'storePathCommitLo
   diskSpaceWarningLevelRatio: 90,
   diskSpaceCleanForciblyRatio: 85,
   cleanFileForciblyEnable: true,
+  pageCacheRtLogEnable: false,
 };
 
 function configError(message: string): StoreError {

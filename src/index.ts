@@ -1,6 +1,6 @@
 // The public API of mqstore. No logic here.
 
-export { MessageStore, type MessageStoreInternals, type RecoveryReport } from './message_store.js';
+export { MessageStore, type MessageStoreInternals, type RecoveryReport, type RuntimeInfo } from './message_store.js';
 export type { GetMessageRequest, BoundaryType } from './read/message_reads.js';
 export type { MessageStoreConfig, MessageStoreOptions, FlushDiskType } from './config.js';
 export {

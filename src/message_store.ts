@@ -48,10 +48,13 @@ import { RequestChannel, type WithoutRequestId } from './shared/request_channel.
 import { ringCreate } from './shared/ring_layout.js';
 import { type BoundaryType, type GetMessageRequest, type IndexQueryAnswer, MessageReads } from './read/message_reads.js';
 import { CleanService } from './retention/clean_service.js';
+import { rocketmqTime } from './human_time.js';
+import { StoreStats } from './stats/store_stats.js';
 import { RingProducer } from './shared/ring_producer.js';
 import {
   failedResult,
   type GetMessageResult,
+  GetMessageStatus,
   PutMessageStatus,
   type PutMessageResult,
   type QueryMessageResult,
@@ -67,6 +70,8 @@ export interface MessageStoreInternals {
   diskUsedRatio?: () => number | Promise<number>;
   /** Threads for a full recovery scan (default: by data size and cores; 1 = no thread pool). */
   recoveryScanThreads?: number;
+  /** Length of a statistics window (RocketMQ: one minute), for tests of the [PAGECACHERT] cycle. */
+  statsWindowMs?: number;
 }
 
 /** The store's ring: at least 16 MiB, at least 4 of the largest records, at most 1 GiB. */
@@ -81,14 +86,67 @@ interface PendingPut {
   resolve: (result: PutMessageResult) => void;
   /** performance.now() deadline for FLUSH_DISK_TIMEOUT (SYNC_FLUSH waits only). */
   deadlineMs: number;
+  /** performance.now() when putMessage was called (runtime statistics). */
+  startedMs: number;
 }
 
 interface ParkedPut {
   prepared: PreparedPut;
   resolve: (result: PutMessageResult) => void;
   deadlineMs: number;
+  startedMs: number;
   /** Called when the send leaves the line (sequenced, expired or failed): flush() waits on it. */
   onLeave?: () => void;
+}
+
+/** getRuntimeInfo(): RocketMQ's brokerStatus names; numbers, except the distribution string. */
+export interface RuntimeInfo {
+  /** Messages stored per second (last 10 s). */
+  putTps: number;
+  /** getMessage calls that found messages, per second (last 10 s). */
+  getFoundTps: number;
+  getMissTps: number;
+  getTotalTps: number;
+  /** Messages returned by getMessage per second (last 10 s). */
+  getTransferredTps: number;
+  /** Longest put so far, call to acknowledgement (ms). */
+  putMessageEntireTimeMax: number;
+  getMessageEntireTimeMax: number;
+  /** Messages stored (PUT_OK or FLUSH_DISK_TIMEOUT: stored, flush late). */
+  putMessageTimesTotal: number;
+  /** Sends refused or failed (any other status, or a thrown argument error). */
+  putMessageFailedTimes: number;
+  /** CommitLog bytes of the stored messages. */
+  putMessageSizeTotal: number;
+  putMessageAverageSize: number;
+  /** This minute's puts in RocketMQ's buckets: `[<=0ms]:n [0~10ms]:n … [10s~]:n`. */
+  putMessageDistributeTime: string;
+  /** Put latency percentiles (ms), interpolated in RocketMQ's fine buckets. */
+  putLatency99: number;
+  putLatency999: number;
+  /** CommitLog bytes not yet readable by queue offset or key. */
+  dispatchBehindBytes: number;
+  /** CommitLog bytes accepted but not yet fsynced (RocketMQ 5: rocketmq_storage_flush_behind_bytes). */
+  flushBehindBytes: number;
+  /** Accepted but not yet written to the files (in the write ring or staged). */
+  remainHowManyDataToCommit: number;
+  /** Written to the files but not yet fsynced. */
+  remainHowManyDataToFlush: number;
+  /** First CommitLog offset still stored (−1 when empty). */
+  commitLogMinOffset: number;
+  /** End of the CommitLog bytes written. */
+  commitLogMaxOffset: number;
+  /** Share of the disk in use at the last check (0…1; −1 before the first, about 1 s after open). */
+  commitLogDiskRatio: number;
+  /** How long the write in progress has been running (ms), 0 when the writer is not writing. */
+  pageCacheLockTimeMills: number;
+  /** fsyncs of CommitLog segments since open (mqstore's addition). */
+  commitLogFsyncTimesTotal: number;
+}
+
+/** [STORETPS] / [PAGECACHERT] lines, formatted as in RocketMQ's store.log, on stderr. */
+function logStatsLine(line: string): void {
+  process.stderr.write(`${rocketmqTime(Date.now())} INFO StoreStatsService - ${line}\n`);
 }
 
 /** What recovery found and did when the store was opened: the CommitLog, then the derived files. */
@@ -129,6 +187,7 @@ export class MessageStore {
   private readonly reads: MessageReads;
   private readonly derivedReport: DerivedRecoveryReport;
   private readonly clean: CleanService;
+  private readonly stats: StoreStats;
   /** Set while the disk is above diskSpaceWarningLevelRatio: puts are refused with this reason. */
   private diskFull: string | null = null;
   private readonly ring: RingProducer;
@@ -151,11 +210,14 @@ export class MessageStore {
   /** SYNC_FLUSH puts not fsynced by their deadline resolve FLUSH_DISK_TIMEOUT (still stored). */
   private readonly flushExpiry = new ExpiryTimer(this.pendingFlush, (p) => {
     p.result.putMessageStatus = PutMessageStatus.FLUSH_DISK_TIMEOUT;
+    // Stored, only not flushed in time: RocketMQ counts it as a put, not as a failure.
+    this.stats.recordPut(p.result.appendMessageResult!.msgNum, p.result.appendMessageResult!.wroteBytes, performance.now() - p.startedMs);
     p.resolve(p.result);
   }, () => this.updateRef());
   /** Sends parked on a full ring past osPageCacheBusyTimeOutMills resolve OS_PAGE_CACHE_BUSY. */
   private readonly parkExpiry = new ExpiryTimer(this.parked, (p) => {
     this.parkedBytes -= p.prepared.sizeBytes;
+    this.stats.recordPutFailed();
     p.resolve(failedResult(PutMessageStatus.OS_PAGE_CACHE_BUSY));
     p.onLeave?.();
   }, () => this.updateRef());
@@ -230,6 +292,11 @@ export class MessageStore {
       queryIndex: (topic, key, maxNum, beginMs, endMs) =>
         this.dispatcherRequest({ type: 'QUERY_INDEX', topic, key, maxNum, beginMs, endMs }) as Promise<IndexQueryAnswer>,
     });
+    this.stats = new StoreStats({
+      ...(internals.statsWindowMs !== undefined ? { windowMs: internals.statsWindowMs } : {}),
+      log: config.pageCacheRtLogEnable ? logStatsLine : undefined,
+    });
+    this.stats.start();
     const probe = internals.diskUsedRatio;
     this.clean = new CleanService({
       config: () => this.config,
@@ -338,34 +405,43 @@ export class MessageStore {
   }
 
   private put(input: MessageInput | BatchInput, batch: boolean): Promise<PutMessageResult> {
-    if (this.state !== 'open') return Promise.resolve(this.unavailable());
+    const startedMs = performance.now();
+    if (this.state !== 'open') return this.refused(this.unavailable());
     if (this.diskFull !== null) {
-      return Promise.resolve(failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, new StoreError('E_STORE_NO_SPACE', this.diskFull)));
+      return this.refused(failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, new StoreError('E_STORE_NO_SPACE', this.diskFull)));
     }
     let prepared: PreparedPut | PutMessageStatus;
     try {
       prepared = batch ? this.preparer.prepareBatch(input as BatchInput) : this.preparer.prepareMessage(input as MessageInput);
     } catch (error) {
+      this.stats.recordPutFailed();
       return Promise.reject(error);
     }
-    if (typeof prepared === 'string') return Promise.resolve(failedResult(prepared));
+    if (typeof prepared === 'string') return this.refused(failedResult(prepared));
     const sequenced = prepared;
     return new Promise((resolve) => {
       if (this.parked.length === 0 && this.hasRoomFor(sequenced)) {
-        this.sequence(sequenced, resolve);
+        this.sequence(sequenced, resolve, startedMs);
       } else if (this.parkedBytes + sequenced.sizeBytes > this.ring.capacityBytes) {
         // Memory stays bounded under any load: at most one ring's worth of sends wait in line.
+        this.stats.recordPutFailed();
         resolve(failedResult(PutMessageStatus.OS_PAGE_CACHE_BUSY));
       } else {
         this.parkedBytes += sequenced.sizeBytes;
         // Keep a private copy: the caller may reuse its buffer while the send is parked, and the
         // bytes stored must be the bytes sent.
         for (const record of sequenced.records) record.body = Buffer.from(record.body);
-        this.parked.push({ prepared: sequenced, resolve, deadlineMs: performance.now() + this.config.osPageCacheBusyTimeOutMills });
+        this.parked.push({ prepared: sequenced, resolve, deadlineMs: startedMs + this.config.osPageCacheBusyTimeOutMills, startedMs });
         this.parkExpiry.arm();
       }
       this.updateRef();
     });
+  }
+
+  /** A put refused before it reached the ring (counted as RocketMQ's putMessageFailedTimes). */
+  private refused(result: PutMessageResult): Promise<PutMessageResult> {
+    this.stats.recordPutFailed();
+    return Promise.resolve(result);
   }
 
   private hasRoomFor(prepared: PreparedPut): boolean {
@@ -376,7 +452,7 @@ export class MessageStore {
    * The sequencer: closes the segment with a BLANK when the put does not fit, stamps queue and
    * physical offsets and the store time, copies the records into the ring and publishes them.
    */
-  private sequence(prepared: PreparedPut, resolve: (result: PutMessageResult) => void): void {
+  private sequence(prepared: PreparedPut, resolve: (result: PutMessageResult) => void, startedMs: number): void {
     let physical = this.nextPhysicalOffset;
     const segmentEnd = physical - (physical % this.segmentSizeBytes) + this.segmentSizeBytes;
     if (physical + prepared.sizeBytes + BLANK_RECORD_BYTES > segmentEnd) {
@@ -420,7 +496,7 @@ export class MessageStore {
     };
     const waitFlush = this.config.flushDiskType === 'SYNC_FLUSH' && prepared.waitFlush;
     const deadlineMs = waitFlush ? performance.now() + this.config.syncFlushTimeout : 0;
-    const pending: PendingPut = { endPhysicalOffset: this.nextPhysicalOffset, result, resolve, deadlineMs };
+    const pending: PendingPut = { endPhysicalOffset: this.nextPhysicalOffset, result, resolve, deadlineMs, startedMs };
     if (waitFlush) {
       this.pendingFlush.push(pending);
       this.flushExpiry.arm();
@@ -530,18 +606,29 @@ export class MessageStore {
   private onProgress(progress: WriterProgress): void {
     this.progress = progress;
     const rtMs = Math.round(progress.pagecacheRtMs);
+    const nowMs = performance.now();
     for (let head = this.pendingWrite.peek(); head !== undefined && head.endPhysicalOffset <= progress.acceptedWhere; head = this.pendingWrite.peek()) {
       this.pendingWrite.shift();
-      head.result.appendMessageResult!.pagecacheRT = rtMs;
-      head.resolve(head.result);
+      this.acknowledge(head, rtMs, nowMs);
     }
     for (let head = this.pendingFlush.peek(); head !== undefined && head.endPhysicalOffset <= progress.flushedWhere; head = this.pendingFlush.peek()) {
       this.pendingFlush.shift();
-      head.result.appendMessageResult!.pagecacheRT = rtMs;
-      head.resolve(head.result);
+      this.acknowledge(head, rtMs, nowMs);
     }
     this.unpark();
     this.updateRef();
+  }
+
+  private failPut(pending: { resolve: (result: PutMessageResult) => void }, result: PutMessageResult): void {
+    this.stats.recordPutFailed();
+    pending.resolve(result);
+  }
+
+  private acknowledge(pending: PendingPut, pagecacheRtMs: number, nowMs: number): void {
+    const append = pending.result.appendMessageResult!;
+    append.pagecacheRT = pagecacheRtMs;
+    this.stats.recordPut(append.msgNum, append.wroteBytes, nowMs - pending.startedMs);
+    pending.resolve(pending.result);
   }
 
   /** Moves parked sends into the ring, in order, while they fit. */
@@ -549,7 +636,7 @@ export class MessageStore {
     for (let head = this.parked.peek(); head !== undefined && this.hasRoomFor(head.prepared); head = this.parked.peek()) {
       this.parked.shift();
       this.parkedBytes -= head.prepared.sizeBytes;
-      this.sequence(head.prepared, head.resolve);
+      this.sequence(head.prepared, head.resolve, head.startedMs);
       head.onLeave?.();
     }
     if (this.parked.length === 0) this.parkedBytes = 0;
@@ -567,10 +654,10 @@ export class MessageStore {
     // RocketMQ's status for a segment that could not be created; any other failure is unknown.
     const status = error.operation === 'create-segment' ? PutMessageStatus.CREATE_MAPPED_FILE_FAILED : PutMessageStatus.UNKNOWN_ERROR;
     const failed = failedResult(status, error);
-    for (const p of this.pendingWrite.drain()) p.resolve(failed);
-    for (const p of this.pendingFlush.drain()) p.resolve(failed);
+    for (const p of this.pendingWrite.drain()) this.failPut(p, failed);
+    for (const p of this.pendingFlush.drain()) this.failPut(p, failed);
     for (const p of this.parked.drain()) {
-      p.resolve(failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, error));
+      this.failPut(p, failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, error));
       p.onLeave?.();
     }
     this.parkedBytes = 0;
@@ -591,7 +678,7 @@ export class MessageStore {
     this.failure ??= error;
     if (this.state === 'open') this.state = 'failed';
     for (const p of this.parked.drain()) {
-      p.resolve(failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, error));
+      this.failPut(p, failedResult(PutMessageStatus.SERVICE_NOT_AVAILABLE, error));
       p.onLeave?.();
     }
     this.parkedBytes = 0;
@@ -661,6 +748,47 @@ export class MessageStore {
     return { fsyncCount: this.progress.fsyncCount, pagecacheRtMs: this.progress.pagecacheRtMs };
   }
 
+  /**
+   * Runtime statistics under the names of RocketMQ's brokerStatus (`mqadmin brokerStatus`).
+   * Rates are per second over the last 10 s; putLatency99/999 (ms) come from RocketMQ's fine
+   * buckets over the last full minute (the current one while the store is younger);
+   * putMessageDistributeTime counts the current minute in RocketMQ's buckets. Cheap: no I/O.
+   */
+  getRuntimeInfo(): RuntimeInfo {
+    const stats = this.stats;
+    const accepted = this.nextPhysicalOffset;
+    const wrote = this.progress.wroteWhere;
+    const flushed = this.progress.flushedWhere;
+    const commitBeganAtMs = this.positions.commitBeganAtMs();
+    const getFoundTps = stats.tps('getFound', 10);
+    const getMissTps = stats.tps('getMiss', 10);
+    return {
+      putTps: stats.tps('putTimes', 10),
+      getFoundTps,
+      getMissTps,
+      getTotalTps: getFoundTps + getMissTps,
+      getTransferredTps: stats.tps('getTransferred', 10),
+      putMessageEntireTimeMax: stats.putMessageEntireTimeMax,
+      getMessageEntireTimeMax: stats.getMessageEntireTimeMax,
+      putMessageTimesTotal: stats.putMessageTimesTotal,
+      putMessageFailedTimes: stats.putMessageFailedTimes,
+      putMessageSizeTotal: stats.putMessageSizeTotal,
+      putMessageAverageSize: stats.putMessageTimesTotal === 0 ? 0 : stats.putMessageSizeTotal / stats.putMessageTimesTotal,
+      putMessageDistributeTime: stats.putMessageDistributeTime(),
+      putLatency99: stats.putLatencyPercentile(0.99),
+      putLatency999: stats.putLatencyPercentile(0.999),
+      dispatchBehindBytes: this.dispatchBehindBytes(),
+      flushBehindBytes: Math.max(0, accepted - flushed),
+      remainHowManyDataToCommit: Math.max(0, accepted - wrote),
+      remainHowManyDataToFlush: Math.max(0, wrote - flushed),
+      commitLogMinOffset: this.minPhysicalOffset,
+      commitLogMaxOffset: wrote,
+      commitLogDiskRatio: this.clean.lastDiskUsedRatio,
+      pageCacheLockTimeMills: commitBeganAtMs === 0 ? 0 : Math.max(0, Date.now() - commitBeganAtMs),
+      commitLogFsyncTimesTotal: this.progress.fsyncCount,
+    };
+  }
+
   /** What recovery found and did when this store was opened (cuts, removed and rebuilt files, timings). */
   getRecoveryReport(): RecoveryReport {
     return { ...this.recovery, derived: this.derivedReport };
@@ -719,6 +847,7 @@ export class MessageStore {
     // amount keeps each queue in deadline order, which the expiry timers rely on.
     this.flushExpiry.shorten(previous.syncFlushTimeout - this.config.syncFlushTimeout);
     this.parkExpiry.shorten(previous.osPageCacheBusyTimeOutMills - this.config.osPageCacheBusyTimeOutMills);
+    this.stats.setLog(this.config.pageCacheRtLogEnable ? logStatsLine : undefined);
     await this.request({ type: 'UPDATE_CONFIG', config: this.config });
     await this.dispatcherRequest({ type: 'UPDATE_CONFIG', config: this.config });
   }
@@ -741,9 +870,10 @@ export class MessageStore {
   private async shutdown(): Promise<void> {
     const writerFailed = this.writerFailure !== null;
     this.state = 'closing';
+    this.stats.stop();
     await this.clean.stop();
     for (const p of this.parked.drain()) {
-      p.resolve(this.unavailable());
+      this.failPut(p, this.unavailable());
       p.onLeave?.();
     }
     this.parkedBytes = 0;
@@ -772,8 +902,8 @@ export class MessageStore {
       this.flushExpiry.clear();
       this.parkExpiry.clear();
       const leftover = this.failure ?? new StoreError('E_STORE_CLOSED', 'the store closed before this put completed');
-      for (const p of this.pendingWrite.drain()) p.resolve(failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));
-      for (const p of this.pendingFlush.drain()) p.resolve(failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));
+      for (const p of this.pendingWrite.drain()) this.failPut(p, failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));
+      for (const p of this.pendingFlush.drain()) this.failPut(p, failedResult(PutMessageStatus.UNKNOWN_ERROR, leftover));
       this.writerChannel.rejectAll(leftover);
       this.dispatcherChannel.rejectAll(leftover);
       await this.worker.terminate();
@@ -818,7 +948,10 @@ export class MessageStore {
       }
     }
     this.checkReadable();
-    return this.reads.getMessage({ group, topic, queueId, offset, maxMsgNums, subscription });
+    const startedMs = performance.now();
+    const result = await this.reads.getMessage({ group, topic, queueId, offset, maxMsgNums, subscription });
+    this.stats.recordGet(result.status === GetMessageStatus.FOUND, result.messages.length, performance.now() - startedMs);
+    return result;
   }
 
   /**

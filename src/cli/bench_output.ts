@@ -6,7 +6,7 @@
 import type { MessageStoreConfig } from '../config.js';
 import type { BenchInterval, BenchResult, BenchStart } from '../bench/bench_run.js';
 import type { LatencySummaryMs } from '../bench/latency.js';
-import { kafkaTime, rocketmqTime } from './human_time.js';
+import { kafkaTime, rocketmqTime } from '../human_time.js';
 
 export type BenchFormat = 'mqstore' | 'rocketmq' | 'kafka';
 export const BENCH_FORMATS: readonly BenchFormat[] = ['mqstore', 'rocketmq', 'kafka'];

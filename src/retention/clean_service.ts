@@ -54,6 +54,8 @@ export class CleanService {
   private timer: NodeJS.Timeout | null = null;
   private diskTimer: NodeJS.Timeout | null = null;
   /** Runs never overlap: a run requested while one is going waits for it. */
+  /** Share of the disk in use at the last check (0…1), −1 before the first. */
+  lastDiskUsedRatio = -1;
   private running: Promise<CleanRunResult> = Promise.resolve({ trigger: null, deletedSegments: 0, diskUsedRatio: 0 });
   private stopped = false;
 
@@ -92,6 +94,7 @@ export class CleanService {
 
   /** Sets or clears the disk-full state; true when the disk asks for deletion at once. */
   private assessDisk(ratio: number): boolean {
+    this.lastDiskUsedRatio = ratio;
     const config = this.deps.config();
     const warning = clamp(config.diskSpaceWarningLevelRatio, 35, 90) / 100;
     const forcibly = clamp(config.diskSpaceCleanForciblyRatio, 30, 85) / 100;

@@ -9,6 +9,8 @@
 //   int64 slot 4 (bytes 32) dispatchDurableWhere  dispatcher dispatched and fsynced up to
 //   int64 slot 5 (bytes 40) logicsMsgTimestamp    dispatcher store time of the last durable unit
 //   int64 slot 6 (bytes 48) indexMsgTimestamp     dispatcher end time of the newest full index file
+//   int64 slot 7 (bytes 56) commitBeganAtMs       writer     Date.now() when the write in progress
+//                                                            began, 0 when none (pageCacheLockTimeMills)
 //
 // Every slot has exactly one writing thread (named above); everyone else only reads. This file
 // is the one owner of the layout. Values are read and written with Atomics, so a reader never
@@ -23,6 +25,7 @@ const DISPATCHED_WHERE_I64 = 3;
 const DISPATCH_DURABLE_WHERE_I64 = 4;
 const LOGICS_MSG_TIMESTAMP_I64 = 5;
 const INDEX_MSG_TIMESTAMP_I64 = 6;
+const COMMIT_BEGAN_AT_MS_I64 = 7;
 const POSITIONS_BYTES = 8 * 8;
 
 export interface WriterPositions {
@@ -60,6 +63,16 @@ export class Positions {
     Atomics.store(this.slots, FLUSHED_WHERE_I64, BigInt(writer.flushedWhere));
     Atomics.add(this.words, WRITER_SEQ_I32, 1);
     Atomics.notify(this.words, WRITER_SEQ_I32);
+  }
+
+  /** The writer enters (epoch ms) or leaves (0) a write to the CommitLog files; no notify. */
+  publishCommitBusy(beganAtMs: number): void {
+    Atomics.store(this.slots, COMMIT_BEGAN_AT_MS_I64, BigInt(beganAtMs));
+  }
+
+  /** Epoch ms when the writer's current write began, 0 when it is not writing. */
+  commitBeganAtMs(): number {
+    return Number(Atomics.load(this.slots, COMMIT_BEGAN_AT_MS_I64));
   }
 
   wroteWhere(): number {

@@ -82,6 +82,8 @@ export interface GroupCommitterOptions {
   now?: () => number;
   /** Set to keep zero-filled blocks ahead of the writer (warmMapedFileEnable). */
   warmStorage?: Storage | undefined;
+  /** Told (epoch ms) when a write to the files begins and (0) when it ends: pageCacheLockTimeMills. */
+  onCommitBusy?: (beganAtMs: number) => void;
   /** The dispatcher's durable progress, written into every checkpoint (positions board). */
   dispatcherPositions?: (() => DispatcherPositions) | undefined;
 }
@@ -93,6 +95,7 @@ export class GroupCommitter {
   private readonly checkpointFile: CheckpointFile;
   private readonly onProgress: (progress: WriterProgress) => void;
   private readonly dispatcherPositions: (() => DispatcherPositions) | undefined;
+  private readonly onCommitBusy: ((beganAtMs: number) => void) | undefined;
   private readonly now: () => number;
   private readonly runs: Run[] = [];
   private stagedRingBytes = 0;
@@ -126,6 +129,7 @@ export class GroupCommitter {
     this.settings = options.settings;
     this.onProgress = options.onProgress;
     this.dispatcherPositions = options.dispatcherPositions;
+    this.onCommitBusy = options.onCommitBusy;
     this.now = options.now ?? (() => performance.now());
     this.stagedWhere = options.endPhysicalOffset;
     this.wroteWhere = options.endPhysicalOffset;
@@ -290,6 +294,15 @@ export class GroupCommitter {
 
   /** Writes every staged run from the ring to its segment, then releases the ring bytes. */
   private commit(): void {
+    this.onCommitBusy?.(Date.now());
+    try {
+      this.commitRuns();
+    } finally {
+      this.onCommitBusy?.(0);
+    }
+  }
+
+  private commitRuns(): void {
     const startedMs = this.now();
     const wroteBefore = this.wroteWhere;
     this.heldByWarmer = false;

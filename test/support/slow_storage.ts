@@ -1,4 +1,4 @@
-// SlowStorage: the node:fs Storage whose pread calls on paths containing a given piece wait first,
+// SlowStorage: the node:fs Storage whose pread (or pwritev) calls on paths containing a given piece wait first,
 // blocking the worker thread that made them (Atomics.wait). Tests use it to hold the dispatcher
 // inside a consume queue read (retention's correctMinOffset) while the main thread goes on:
 //
@@ -12,8 +12,11 @@ import { FsStorage } from '../../src/io/storage_fs.js';
 
 export interface SlowStorageOptions {
   /** Only preads of paths containing this wait. */
-  preadPathIncludes: string;
-  preadDelayMs: number;
+  preadPathIncludes?: string;
+  preadDelayMs?: number;
+  /** Only pwritevs of paths containing this wait (a slow page cache: pageCacheLockTimeMills). */
+  pwritevPathIncludes?: string;
+  pwritevDelayMs?: number;
 }
 
 class SlowStorage extends FsStorage {
@@ -26,8 +29,15 @@ class SlowStorage extends FsStorage {
   }
 
   override pread(file: StorageFile, target: Uint8Array, targetStart: number, length: number, position: number): number {
-    if (file.path.includes(this.options.preadPathIncludes)) Atomics.wait(this.sleeper, 0, 0, this.options.preadDelayMs);
+    const { preadPathIncludes, preadDelayMs } = this.options;
+    if (preadPathIncludes !== undefined && file.path.includes(preadPathIncludes)) Atomics.wait(this.sleeper, 0, 0, preadDelayMs ?? 0);
     return super.pread(file, target, targetStart, length, position);
+  }
+
+  override pwritev(file: StorageFile, buffers: readonly Uint8Array[], position: number): void {
+    const { pwritevPathIncludes, pwritevDelayMs } = this.options;
+    if (pwritevPathIncludes !== undefined && file.path.includes(pwritevPathIncludes)) Atomics.wait(this.sleeper, 0, 0, pwritevDelayMs ?? 0);
+    super.pwritev(file, buffers, position);
   }
 }
 
