@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { StoreError } from '../errors.js';
 import { registerBench } from './commands/bench.js';
 import { registerDump } from './commands/dump.js';
+import { registerQuery } from './commands/query.js';
 import { registerStats } from './commands/stats.js';
 import { registerVerify } from './commands/verify.js';
 
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerBench(program);
   registerDump(program);
+  registerQuery(program);
   registerStats(program);
   registerVerify(program);
   return program;
