@@ -43,6 +43,8 @@ const MAX_PULL_MSG_SIZE_BYTES = 128 * 1024 * 1024;
 const QUERY_ROUNDS_MAX = 3;
 /** Index matches asked for per round (the dispatcher caps at INDEX_QUERY_CANDIDATES_MAX). */
 const QUERY_CANDIDATES = 4096;
+/** Index entry times are whole seconds after the file's begin time (RocketMQ's timeDiff). */
+const INDEX_TIME_SLACK_MS = 1000;
 /** Enough of a record's head to reach its STORETIMESTAMP with IPv6 hosts. */
 const RECORD_HEAD_BYTES = 80;
 /** Store file handles the main thread keeps open for reads. */
@@ -445,7 +447,9 @@ export class MessageReads {
     for (let round = 0; round < QUERY_ROUNDS_MAX && result.messages.length < countMax; round++) {
       // Hash matches are checked on their records below, so ask for many more than will be
       // returned: keys that collide with this one (same Java hash) must not crowd it out.
-      const answer = await this.context.queryIndex(topic, key, QUERY_CANDIDATES, beginMs, lastQueryMsgTime);
+      // Index entries keep whole seconds after their file's begin time, so an entry can read up
+      // to 999 ms before its message's store time: widen the walk, the record decides below.
+      const answer = await this.context.queryIndex(topic, key, QUERY_CANDIDATES, beginMs - INDEX_TIME_SLACK_MS, lastQueryMsgTime);
       if (round === 0) {
         result.indexLastUpdateTimestamp = answer.indexLastUpdateTimestamp;
         result.indexLastUpdatePhyoffset = answer.indexLastUpdatePhyoffset;

@@ -85,7 +85,7 @@ test('a damaged record is named by file, position and physical offset, and the e
 test('bad usage exits 2; a missing path exits 1 with a StoreError code', () => {
   assert.equal(run('dump', 'nosuchtype').status, 2);
   assert.equal(run('dump', 'commitlog').status, 2, 'the path is required');
-  assert.equal(run('dump', 'commitlog', '/tmp', '--from', 'x').status, 1);
+  assert.equal(run('dump', 'commitlog', '/tmp', '--from', 'x').status, 2, 'a bad option value is bad usage');
   const missing = run('dump', 'commitlog', path.join(os.tmpdir(), 'mqstore-no-such-dir'));
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /E_INVALID_ARGUMENT/);

@@ -136,7 +136,7 @@ test('bad usage exits 2, a missing file exits 1, --help exits 0', () => {
   assert.equal(keyOnly.status, 2);
   assert.match(keyOnly.stderr, /--key and --topic go together/);
   assert.equal(run('dump', 'index', indexFile, '--bogus').status, 2);
-  assert.equal(run('dump', 'index', indexFile, '--slots', 'x').status, 1);
+  assert.equal(run('dump', 'index', indexFile, '--slots', 'x').status, 2, 'a bad option value is bad usage');
   const missing = run('dump', 'index', path.join(os.tmpdir(), 'mqstore-no-such-index'));
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /E_INVALID_ARGUMENT/);

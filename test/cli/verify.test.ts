@@ -97,4 +97,5 @@ test('verify of a directory that is not a store exits 1; bad usage exits 2', (t)
   assert.equal(out.status, 1);
   assert.match(out.stderr, /E_STORE_DIR/);
   assert.equal(run('verify').status, 2);
+  assert.equal(run('verify', dir, '--threads', '0').status, 2, 'a bad option value is bad usage');
 });

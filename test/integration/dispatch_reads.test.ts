@@ -220,3 +220,18 @@ test('2000 messages read back by queue offset, key and time, identically after a
   assert.deepEqual(await checkByKey(store, sent), keyViews, 'reads by key after reopen');
   assert.deepEqual(await checkByTime(store, sent), timeAnswers, 'reads by time after reopen');
 });
+
+test('queryMessage finds a message whose exact store time is the query begin (index times are whole seconds)', async (t) => {
+  const temp = await TempStore.open(t, 'query-begin', { maxHashSlotNum: 64, maxIndexNum: 256 });
+  const store = temp.store;
+  await store.putMessage({ topic: 'Qb', queueId: 0, body: 'first', keys: 'k0' }); // the index file's begin time
+  await sleep(1300);
+  const put = await store.putMessage({ topic: 'Qb', queueId: 0, body: 'second', keys: 'k1' });
+  const storeTimestamp = put.appendMessageResult!.storeTimestamp;
+  await waitDispatched(store, [['Qb', 0]]);
+  // The entry says begin + 1000 ms (timeDiff 1 s); the record says begin + ~1300 ms.
+  const exact = await store.queryMessage('Qb', 'k1', 8, storeTimestamp, storeTimestamp);
+  assert.deepEqual(exact.messages.map((m) => m.body.toString()), ['second']);
+  const after = await store.queryMessage('Qb', 'k1', 8, storeTimestamp + 1, storeTimestamp + 5000);
+  assert.equal(after.messages.length, 0, 'the record\'s own time still bounds the answer');
+});

@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { StoreError } from '../../errors.js';
 import {
   BLANK_RECORD_BYTES,
@@ -55,7 +55,7 @@ export function registerDumpCommitLog(dump: Command): void {
 
 function parseOffset(value: string): number {
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new StoreError('E_INVALID_ARGUMENT', `an offset must be a non-negative integer, got ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(`an offset must be a non-negative integer, got ${JSON.stringify(value)}`);
   }
   return Number(value);
 }

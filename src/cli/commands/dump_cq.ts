@@ -8,7 +8,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { StoreError } from '../../errors.js';
 import {
   CQ_ENTRY_BYTES,
@@ -66,7 +66,7 @@ export function registerDumpConsumeQueue(dump: Command): void {
 
 function parseQueueId(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 2147483647) {
-    throw new StoreError('E_INVALID_ARGUMENT', `a queue id must be an integer in [0, 2147483647], got ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(`a queue id must be an integer in [0, 2147483647], got ${JSON.stringify(value)}`);
   }
   return Number(value);
 }
@@ -74,7 +74,7 @@ function parseQueueId(value: string): number {
 function parseQueueOffset(value: string): number {
   // queueOffset × 20 must stay a safe integer (it is a byte position).
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value) * CQ_ENTRY_BYTES)) {
-    throw new StoreError('E_INVALID_ARGUMENT', `a queue offset must be a non-negative integer, got ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(`a queue offset must be a non-negative integer, got ${JSON.stringify(value)}`);
   }
   return Number(value);
 }

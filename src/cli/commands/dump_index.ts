@@ -7,7 +7,7 @@
 // The file is read with positioned reads (a default file is 420 MB); no store is opened.
 
 import fs from 'node:fs';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { StoreError } from '../../errors.js';
 import { readInt64 } from '../../format/commit_log_record.js';
 import {
@@ -73,7 +73,7 @@ export function registerDumpIndex(dump: Command): void {
 
 function parseCount(value: string): number {
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < 1) {
-    throw new StoreError('E_INVALID_ARGUMENT', `a count must be a positive integer, got ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(`a count must be a positive integer, got ${JSON.stringify(value)}`);
   }
   return Number(value);
 }

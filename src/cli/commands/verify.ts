@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { StoreError } from '../../errors.js';
 import { readInt64 } from '../../format/commit_log_record.js';
 import {
@@ -78,7 +78,7 @@ export function registerVerify(program: Command): void {
 
 function positiveInteger(name: string): (value: string) => number {
   return (value) => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) throw new StoreError('E_INVALID_ARGUMENT', `${name} must be a positive integer, got ${JSON.stringify(value)}`);
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
     return Number(value);
   };
 }
