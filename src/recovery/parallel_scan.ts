@@ -26,6 +26,8 @@ export interface ParallelScanOptions {
   storage: StorageSpec | undefined;
   /** Threads to use; default: the available parallelism, at most 4. 1 means do not use a pool. */
   threads?: number | undefined;
+  /** Told as each segment's scan ends, in completion order (progress display). */
+  onSegmentDone?: ((summary: SegmentScanSummary) => void) | undefined;
 }
 
 /**
@@ -74,13 +76,18 @@ export async function scanSegmentsInParallel(options: ParallelScanOptions, threa
   try {
     const summaries = await Promise.all(
       options.segments.map((segment) =>
-        pool.run({
-          path: segment.path,
-          startOffset: segment.startOffset,
-          segmentSizeBytes: options.segmentSizeBytes,
-          verifyCrc: options.verifyCrc,
-          storage: options.storage,
-        }),
+        pool
+          .run({
+            path: segment.path,
+            startOffset: segment.startOffset,
+            segmentSizeBytes: options.segmentSizeBytes,
+            verifyCrc: options.verifyCrc,
+            storage: options.storage,
+          })
+          .then((summary) => {
+            options.onSegmentDone?.(summary);
+            return summary;
+          }),
       ),
     );
     return new Map(summaries.map((summary) => [summary.startOffset, summary]));

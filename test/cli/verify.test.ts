@@ -45,6 +45,10 @@ test('verify of an intact store counts every record and unit and exits 0', async
     out.stdout,
     new RegExp(`^checked ${COUNT} records in \\d+ segment\\(s\\), .* GB/s\\); ${COUNT} consume queue units; ${COUNT} index entries; 0 problem\\(s\\)$`, 'm'),
   );
+  // Not a terminal: progress comes as plain lines on stderr, the last segment always shown.
+  const segments = /in (\d+) segment/.exec(out.stdout)![1];
+  assert.match(out.stderr, new RegExp(`^verify: CommitLog ${segments}/${segments} segments, \\d+\\.\\d\\d GB, `, 'm'));
+  assert.match(out.stderr, /^verify: consume queues against the CommitLog$/m);
   // Without the layout the index files cannot be read: said, not counted as a problem.
   const defaults = run('verify', root);
   assert.equal(defaults.status, 0);

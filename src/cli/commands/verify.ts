@@ -34,6 +34,7 @@ import { TOPIC_NAME_FILE } from '../../format/topic_dir.js';
 import { RecordChecker } from '../../dispatcher/record_checker.js';
 import { FsStorage } from '../../io/storage_fs.js';
 import { scanSegmentsInParallel } from '../../recovery/parallel_scan.js';
+import { ProgressLine } from '../progress.js';
 import { offsetFiles, queueDirs } from '../store_files.js';
 
 export interface VerifyResult {
@@ -52,6 +53,8 @@ export interface VerifyOptions {
   threads?: number | undefined;
   slots?: number | undefined;
   entries?: number | undefined;
+  /** Where to show progress (the command: stderr); none by default. */
+  progress?: ProgressLine | undefined;
 }
 
 export function registerVerify(program: Command): void {
@@ -63,7 +66,13 @@ export function registerVerify(program: Command): void {
     .option('--slots <n>', 'maxHashSlotNum of the index files (default 5000000)', positiveInteger('--slots'))
     .option('--entries <n>', 'maxIndexNum of the index files (default 20000000)', positiveInteger('--entries'))
     .action(async (storeDir: string, options: VerifyOptions) => {
-      const result = await verifyStore(storeDir, options);
+      const progress = new ProgressLine();
+      let result: VerifyResult;
+      try {
+        result = await verifyStore(storeDir, { ...options, progress });
+      } finally {
+        progress.clear();
+      }
       for (const note of result.notes) process.stdout.write(`NOTE ${note}\n`);
       for (const problem of result.problems) process.stdout.write(`PROBLEM ${problem}\n`);
       const gbPerSec = result.seconds > 0 ? result.scannedBytes / 1e9 / result.seconds : 0;
@@ -99,7 +108,19 @@ export async function verifyStore(storeDir: string, options: VerifyOptions = {})
 
   const startedNs = process.hrtime.bigint();
   const poolThreads = Math.max(1, Math.min(threads ?? Math.min(4, os.availableParallelism()), segments.length));
-  const summaries = await scanSegmentsInParallel({ segments, segmentSizeBytes, verifyCrc: true, storage: undefined }, poolThreads);
+  const progress = options.progress;
+  let segmentsDone = 0;
+  let bytesDone = 0;
+  const onSegmentDone = (summary: { scannedBytes: number }): void => {
+    segmentsDone++;
+    bytesDone += summary.scannedBytes;
+    const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
+    progress?.update(
+      `verify: CommitLog ${segmentsDone}/${segments.length} segments, ${(bytesDone / 1e9).toFixed(2)} GB, ${(bytesDone / 1e9 / Math.max(seconds, 1e-9)).toFixed(2)} GB/s`,
+      segmentsDone === segments.length,
+    );
+  };
+  const summaries = await scanSegmentsInParallel({ segments, segmentSizeBytes, verifyCrc: true, storage: undefined, onSegmentDone }, poolThreads);
   result.seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
   // The valid log: segment after segment while each closes with a BLANK; it ends where one stops.
   let logEnd = segments[0]!.startOffset;
@@ -122,7 +143,9 @@ export async function verifyStore(storeDir: string, options: VerifyOptions = {})
   const logMin = segments[0]!.startOffset;
   const checker = new RecordChecker(new FsStorage(), commitLogDir, segmentSizeBytes);
   try {
+    progress?.update('verify: consume queues against the CommitLog', true);
     result.units = verifyConsumeQueues(path.join(storeDir, 'consumequeue'), checker, logMin, logEnd, problems);
+    progress?.update('verify: index entries against their records', true);
     const layout = { hashSlotNum: options.slots ?? MAX_HASH_SLOT_NUM_DEFAULT, indexNum: options.entries ?? MAX_INDEX_NUM_DEFAULT };
     result.indexEntries = verifyIndexFiles(path.join(storeDir, 'index'), layout, checker, logMin, logEnd, result);
   } finally {
