@@ -135,13 +135,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const storeDir = ownDir ? fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-bench-')) : path.resolve(options.storeDir!);
   fs.mkdirSync(storeDir, { recursive: true });
   const baselineMs = Math.min(2000, Math.max(500, (workload.count > 0 ? 5000 : workload.durationMs) / 5));
+  const machine = machineInfo(); // Before the run adds its own load.
   try {
     const baselines: BenchResult['baselines'] = {};
     if (options.baselines !== false) baselines.pageCacheWrite = measurePageCacheWrite(storeDir, baselineMs);
     const store = await MessageStore.open({ ...options.config, storePathRootDir: storeDir });
     let result: BenchResult;
     try {
-      result = await drive(store, options, storeDir, baselines);
+      result = await drive(store, options, storeDir, baselines, machine);
     } finally {
       await store.close();
     }
@@ -161,11 +162,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   }
 }
 
-async function drive(store: MessageStore, options: BenchOptions, storeDir: string, baselines: BenchResult['baselines']): Promise<BenchResult> {
+async function drive(
+  store: MessageStore,
+  options: BenchOptions,
+  storeDir: string,
+  baselines: BenchResult['baselines'],
+  machine: MachineInfo,
+): Promise<BenchResult> {
   const workload = options.workload;
   const config = { ...store.getConfig() };
-  const warnings = environmentWarnings([...new Set([storeDir, config.storePathCommitLog])], options.expectedFs);
-  const start: BenchStart = { config, workload, machine: machineInfo(), filesystem: filesystemOf(config.storePathCommitLog), warnings };
+  const warnings = environmentWarnings([...new Set([storeDir, config.storePathCommitLog])], options.expectedFs, machine);
+  const start: BenchStart = { config, workload, machine, filesystem: filesystemOf(config.storePathCommitLog), warnings };
   options.onStart?.(start);
   const runId = `${process.pid}-${Date.now().toString(36)}`;
   if (workload.warmupMs > 0) {

@@ -59,7 +59,7 @@ export function machineInfo(): MachineInfo {
  * Warnings that make a run's figures meaningless or suspect, for the directories the store
  * writes to. `expectedFs` (e.g. "xfs") names the filesystem the user meant to measure.
  */
-export function environmentWarnings(dirs: readonly string[], expectedFs?: string): string[] {
+export function environmentWarnings(dirs: readonly string[], expectedFs?: string, machine: MachineInfo = machineInfo()): string[] {
   const warnings: string[] = [];
   const seen = new Map<string, string>();
   for (const dir of dirs) {
@@ -75,10 +75,11 @@ export function environmentWarnings(dirs: readonly string[], expectedFs?: string
   if (devices.size > 1) {
     warnings.push(`the store spans ${devices.size} filesystems (${[...seen].map(([d, t]) => `${d}: ${t}`).join(', ')}); the baselines measure only the first`);
   }
-  const machine = machineInfo();
   if (machine.cpus < 2) warnings.push('one CPU: the writer worker competes with the senders');
-  if (machine.loadAverage1m > machine.cpus * 0.5) {
-    warnings.push(`the machine is busy (load average ${machine.loadAverage1m.toFixed(2)} on ${machine.cpus} CPUs): figures will be noisy`);
+  // A run keeps about two threads busy itself, so only a load beyond the CPUs before it started
+  // means someone else is using the machine (the 1-minute average still remembers a previous run).
+  if (machine.loadAverage1m > machine.cpus) {
+    warnings.push(`the machine was busy before the run (load average ${machine.loadAverage1m.toFixed(2)} on ${machine.cpus} CPUs): figures will be noisy`);
   }
   return warnings;
 }
