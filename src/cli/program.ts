@@ -9,6 +9,7 @@ import { registerBench } from './commands/bench.js';
 import { registerDump } from './commands/dump.js';
 import { registerQuery } from './commands/query.js';
 import { registerStats } from './commands/stats.js';
+import { registerSweep } from './commands/sweep.js';
 import { registerVerify } from './commands/verify.js';
 
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerDump(program);
   registerQuery(program);
   registerStats(program);
+  registerSweep(program);
   registerVerify(program);
   return program;
 }
