@@ -47,13 +47,16 @@ export class LatencyRecorder {
     const h = this.histogram;
     if (h.totalCount === 0) return { count: 0, avg: 0, p50: 0, p95: 0, p99: 0, p999: 0, max: 0 };
     const ms = (us: number): number => us / 1000;
+    // A percentile is reported as the top of its bucket, which can lie above the largest value
+    // recorded: never report a percentile above the max.
+    const at = (percentile: number): number => ms(Math.min(h.getValueAtPercentile(percentile), h.maxValue));
     return {
       count: h.totalCount,
       avg: ms(h.mean),
-      p50: ms(h.getValueAtPercentile(50)),
-      p95: ms(h.getValueAtPercentile(95)),
-      p99: ms(h.getValueAtPercentile(99)),
-      p999: ms(h.getValueAtPercentile(99.9)),
+      p50: at(50),
+      p95: at(95),
+      p99: at(99),
+      p999: at(99.9),
       max: ms(h.maxValue),
     };
   }
