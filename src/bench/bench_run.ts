@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { MessageStoreConfig } from '../config.js';
+import { resolveConfig, type MessageStoreConfig, type MessageStoreOptions } from '../config.js';
+import { StoreError } from '../errors.js';
 import { MessageStore } from '../message_store.js';
 import { ConsumeLoad } from './consume_load.js';
 import {
@@ -16,7 +17,7 @@ import {
   type PageCacheWriteBaseline,
   type WriteFdatasyncBaseline,
 } from './disk_baselines.js';
-import { environmentWarnings, filesystemOf, machineInfo, type MachineInfo } from './environment.js';
+import { cpuBusyShare, environmentWarnings, filesystemOf, machineInfo, type MachineInfo } from './environment.js';
 import type { LatencySummaryMs } from './latency.js';
 import { PutLoad, type PutWorkload } from './put_load.js';
 
@@ -32,8 +33,10 @@ export interface BenchOptions {
   workload: BenchWorkload;
   /** Store configuration: flags and/or configFile; storePathRootDir is chosen by the run. */
   config: Partial<MessageStoreConfig>;
-  /** Store directory to use and keep; default: a fresh directory under the OS temp dir, removed after. */
+  /** Store directory to use and keep; default: a fresh temporary directory, removed after. */
   storeDir?: string;
+  /** Where the temporary store goes when there is no storeDir (default: the OS temp dir). */
+  tempParentDir?: string;
   /** Measure the disk baselines (default true). */
   baselines?: boolean;
   /** Warn when the store is not on this filesystem type (e.g. "xfs"). */
@@ -63,12 +66,15 @@ export interface BenchInterval {
   sendFailed: number;
   responseFailed: number;
   fsyncsPerSec: number;
+  /** Since the run began (RocketMQ's benchmark lines print these running totals and maxima). */
+  sinceStart: { sendFailed: number; responseFailed: number; maxLatencyMs: number };
   consume?: {
     messages: number;
     msgsPerSec: number;
     storeToConsumeMs: LatencySummaryMs;
     bornToConsumeMs: LatencySummaryMs;
     failed: number;
+    sinceStart: { failed: number; maxStoreToConsumeMs: number; maxBornToConsumeMs: number };
   };
 }
 
@@ -128,28 +134,31 @@ export interface BenchResult {
 export const MIN_SAMPLES = 1000;
 const MIN_INTERVALS = 5;
 const CONSUME_IDLE_TIMEOUT_MS = 10_000;
+/** How long the CPU is watched before a run to tell whether someone else is using it. */
+const BUSY_SAMPLE_MS = 250;
 
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const workload = options.workload;
-  const ownDir = options.storeDir === undefined;
-  const storeDir = ownDir ? fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-bench-')) : path.resolve(options.storeDir!);
-  fs.mkdirSync(storeDir, { recursive: true });
+  const machine = machineInfo(await cpuBusyShare(BUSY_SAMPLE_MS)); // Before the run adds its own load.
+  const placement = await placeStore(options);
+  // A second Ctrl-C exits the process at once: the temporary directories still go.
+  const removeOnExit = (): void => placement.removeTemporary();
+  process.once('exit', removeOnExit);
   const baselineMs = Math.min(2000, Math.max(500, (workload.count > 0 ? 5000 : workload.durationMs) / 5));
-  const machine = machineInfo(); // Before the run adds its own load.
   try {
     const baselines: BenchResult['baselines'] = {};
-    if (options.baselines !== false) baselines.pageCacheWrite = measurePageCacheWrite(storeDir, baselineMs);
-    const store = await MessageStore.open({ ...options.config, storePathRootDir: storeDir });
+    if (options.baselines !== false) baselines.pageCacheWrite = measurePageCacheWrite(placement.scratchDir, baselineMs);
+    const store = await MessageStore.open(placement.config);
     let result: BenchResult;
     try {
-      result = await drive(store, options, storeDir, baselines, machine);
+      result = await drive(store, options, baselines, machine);
     } finally {
       await store.close();
     }
     if (options.baselines !== false) {
       // At the engine's own group size; a run without fsyncs is compared at its flush trigger.
       const fallbackBytes = Math.max(4096, result.config.flushCommitLogLeastPages * 4096);
-      baselines.writeFdatasync = measureWriteFdatasync(storeDir, {
+      baselines.writeFdatasync = measureWriteFdatasync(placement.scratchDir, {
         bytesPerWrite: result.bytesPerFsync > 0 ? result.bytesPerFsync : fallbackBytes,
         durationMs: baselineMs,
         zeroFilled: result.config.warmMapedFileEnable,
@@ -158,31 +167,78 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     finishEfficiency(result);
     return result;
   } finally {
-    if (ownDir) fs.rmSync(storeDir, { recursive: true, force: true });
+    process.removeListener('exit', removeOnExit);
+    placement.removeTemporary();
   }
 }
 
-async function drive(
-  store: MessageStore,
-  options: BenchOptions,
-  storeDir: string,
-  baselines: BenchResult['baselines'],
-  machine: MachineInfo,
-): Promise<BenchResult> {
+interface StorePlacement {
+  /** The options the store is opened with. */
+  config: MessageStoreOptions;
+  /** Beside the CommitLog, on its filesystem: where the baselines write their scratch files. */
+  scratchDir: string;
+  removeTemporary(): void;
+}
+
+/**
+ * Where the store goes. Without `storeDir`, a fresh temporary root (removed after); a CommitLog
+ * configured elsewhere (storePathCommitLog, as a flag or in --config) gets a fresh temporary
+ * directory inside the one named, so the run measures that disk and never touches what is
+ * there. The baselines write beside the CommitLog: the disk being measured.
+ */
+async function placeStore(options: BenchOptions): Promise<StorePlacement> {
+  const temporary: string[] = [];
+  const removeTemporary = (): void => {
+    for (const dir of temporary.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  let storeDir: string;
+  if (options.storeDir === undefined) {
+    storeDir = fs.mkdtempSync(path.join(options.tempParentDir ?? os.tmpdir(), 'mqstore-bench-'));
+    temporary.push(storeDir);
+  } else {
+    storeDir = path.resolve(options.storeDir);
+    if (fs.existsSync(storeDir) && !fs.statSync(storeDir).isDirectory()) {
+      throw new StoreError('E_STORE_DIR', `--store ${storeDir} exists and is not a directory`);
+    }
+    fs.mkdirSync(storeDir, { recursive: true });
+  }
+  try {
+    const resolved = await resolveConfig({ ...options.config, storePathRootDir: storeDir });
+    let commitLogDir = resolved.storePathCommitLog;
+    const elsewhere = commitLogDir !== path.join(storeDir, 'commitlog');
+    if (elsewhere && options.storeDir === undefined) {
+      fs.mkdirSync(commitLogDir, { recursive: true });
+      const own = fs.mkdtempSync(path.join(commitLogDir, 'mqstore-bench-'));
+      temporary.push(own);
+      commitLogDir = path.join(own, 'commitlog');
+    }
+    fs.mkdirSync(commitLogDir, { recursive: true });
+    return {
+      config: { ...options.config, storePathRootDir: storeDir, ...(elsewhere ? { storePathCommitLog: commitLogDir } : {}) },
+      scratchDir: path.dirname(commitLogDir),
+      removeTemporary,
+    };
+  } catch (error) {
+    removeTemporary();
+    throw error;
+  }
+}
+
+async function drive(store: MessageStore, options: BenchOptions, baselines: BenchResult['baselines'], machine: MachineInfo): Promise<BenchResult> {
   const workload = options.workload;
   const config = { ...store.getConfig() };
+  const storeDir = config.storePathRootDir;
   const warnings = environmentWarnings([...new Set([storeDir, config.storePathCommitLog])], options.expectedFs, machine);
   const start: BenchStart = { config, workload, machine, filesystem: filesystemOf(config.storePathCommitLog), warnings };
   options.onStart?.(start);
   const runId = `${process.pid}-${Date.now().toString(36)}`;
-  if (workload.warmupMs > 0) {
-    await new PutLoad(store, { ...workload, count: 0, durationMs: workload.warmupMs, tps: 0 }, `${runId}w`).run();
+  if (workload.warmupMs > 0 && options.signal?.aborted !== true) {
+    const warmup = new PutLoad(store, { ...workload, count: 0, durationMs: workload.warmupMs, tps: 0 }, `${runId}w`);
+    await stoppable(warmup, options.signal, () => warmup.run());
     await store.flush();
   }
   const load = new PutLoad(store, workload, runId);
   const consumer = workload.consume ? new ConsumeLoad(store, load.topics, workload.queuesPerTopic) : null;
-  const onAbort = (): void => load.stop();
-  options.signal?.addEventListener('abort', onAbort);
   const intervals: BenchInterval[] = [];
   const fsyncsAtStart = store.getWriterStats().fsyncCount;
   const logAtStart = store.getMaxPhyOffset();
@@ -205,6 +261,7 @@ async function drive(
       sendFailed: taken.totals.sendFailed,
       responseFailed: taken.totals.responseFailed,
       fsyncsPerSec: (fsyncs - lastFsyncs) / intervalSec,
+      sinceStart: { sendFailed: load.totals.sendFailed, responseFailed: load.totals.responseFailed, maxLatencyMs: load.latency.maxMs },
     };
     if (consumer !== null) {
       const c = consumer.takeInterval();
@@ -213,7 +270,12 @@ async function drive(
         msgsPerSec: c.totals.messages / intervalSec,
         storeToConsumeMs: c.storeToConsume.summary(),
         bornToConsumeMs: c.bornToConsume.summary(),
-        failed: Object.values(c.totals.failures).reduce((a, b) => a + b, 0),
+        failed: sumValues(c.totals.failures),
+        sinceStart: {
+          failed: sumValues(consumer.totals.failures),
+          maxStoreToConsumeMs: consumer.storeToConsume.maxMs,
+          maxBornToConsumeMs: consumer.bornToConsume.maxMs,
+        },
       };
     }
     lastTickMs = nowMs;
@@ -224,11 +286,10 @@ async function drive(
   const timer = setInterval(tick, workload.reportIntervalMs);
   try {
     consumer?.start();
-    await load.run();
+    await stoppable(load, options.signal, () => load.run());
     if (consumer !== null) await consumer.finish(CONSUME_IDLE_TIMEOUT_MS);
   } finally {
     clearInterval(timer);
-    options.signal?.removeEventListener('abort', onAbort);
   }
   // The last partial interval, if it holds anything worth a line.
   if (performance.now() - lastTickMs >= workload.reportIntervalMs / 10) tick();
@@ -293,14 +354,36 @@ async function drive(
   }
   const failed = totals.sendFailed + totals.responseFailed;
   if (failed > 0) result.warnings.push(`${failed} messages failed: ${JSON.stringify(totals.failures)}`);
+  if (options.signal?.aborted === true) result.warnings.push('interrupted (Ctrl-C): the run is shorter than asked');
   return result;
+}
+
+function sumValues(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Runs a load that Ctrl-C stops: at once when the signal fired before (during the baselines or
+ * the open: an abort event never fires again for a late listener), else when it fires.
+ */
+async function stoppable(load: PutLoad, signal: AbortSignal | undefined, run: () => Promise<void>): Promise<void> {
+  if (signal === undefined) return run();
+  const onAbort = (): void => load.stop();
+  if (signal.aborted) load.stop();
+  else signal.addEventListener('abort', onAbort);
+  try {
+    await run();
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 function finishEfficiency(result: BenchResult): void {
   const pageCache = result.baselines.pageCacheWrite;
   if (pageCache !== undefined && pageCache.mbPerSec > 0) result.efficiency.logWriteVsPageCache = result.logMbPerSec / pageCache.mbPerSec;
   const fdatasync = result.baselines.writeFdatasync;
-  if (fdatasync !== undefined && fdatasync.opsPerSec > 0 && result.fsyncs > 0) {
+  // Only SYNC_FLUSH fsyncs as fast as it can; ASYNC_FLUSH's follow flushIntervalCommitLog.
+  if (fdatasync !== undefined && fdatasync.opsPerSec > 0 && result.fsyncs > 0 && result.config.flushDiskType === 'SYNC_FLUSH') {
     result.efficiency.fsyncsVsWriteFdatasync = result.fsyncsPerSec / fdatasync.opsPerSec;
   }
   if (fdatasync !== undefined && fdatasync.writes < 50) {

@@ -19,6 +19,9 @@ const FS_TYPES: Readonly<Record<number, string>> = {
   0x65735546: 'fuse',
 };
 
+/** CPU in use by others before a run above which figures are called noisy. */
+const BUSY_SHARE_WARNING = 0.25;
+
 /** Filesystems where fsync costs nothing or means something else than on a disk. */
 const MEANINGLESS_FS: Readonly<Record<string, string>> = {
   tmpfs: 'tmpfs keeps files in memory: fsync is free, SYNC_FLUSH and fsync figures mean nothing',
@@ -41,9 +44,31 @@ export interface MachineInfo {
   platform: string;
   memoryBytes: number;
   loadAverage1m: number;
+  /** Share of all CPU time in use by anyone over a short sample before the run (0…1), or −1. */
+  cpuBusyShare: number;
 }
 
-export function machineInfo(): MachineInfo {
+/** CPU time in use by anyone, as a share of all CPUs, over `sampleMs` (from os.cpus() times). */
+export async function cpuBusyShare(sampleMs: number): Promise<number> {
+  const total = (): { busy: number; all: number } => {
+    let busy = 0;
+    let all = 0;
+    for (const cpu of os.cpus()) {
+      const t = cpu.times;
+      const sum = t.user + t.nice + t.sys + t.irq + t.idle;
+      all += sum;
+      busy += sum - t.idle;
+    }
+    return { busy, all };
+  };
+  const before = total();
+  await new Promise((resolve) => setTimeout(resolve, sampleMs));
+  const after = total();
+  const all = after.all - before.all;
+  return all > 0 ? (after.busy - before.busy) / all : -1;
+}
+
+export function machineInfo(busyShare = -1): MachineInfo {
   const cpus = os.cpus();
   return {
     cpus: cpus.length,
@@ -52,6 +77,7 @@ export function machineInfo(): MachineInfo {
     platform: `${os.platform()} ${os.release()}`,
     memoryBytes: os.totalmem(),
     loadAverage1m: os.loadavg()[0] ?? 0,
+    cpuBusyShare: busyShare,
   };
 }
 
@@ -76,10 +102,9 @@ export function environmentWarnings(dirs: readonly string[], expectedFs?: string
     warnings.push(`the store spans ${devices.size} filesystems (${[...seen].map(([d, t]) => `${d}: ${t}`).join(', ')}); the baselines measure only the first`);
   }
   if (machine.cpus < 2) warnings.push('one CPU: the writer worker competes with the senders');
-  // A run keeps about two threads busy itself, so only a load beyond the CPUs before it started
-  // means someone else is using the machine (the 1-minute average still remembers a previous run).
-  if (machine.loadAverage1m > machine.cpus) {
-    warnings.push(`the machine was busy before the run (load average ${machine.loadAverage1m.toFixed(2)} on ${machine.cpus} CPUs): figures will be noisy`);
+  // Measured just before the run, not the load average: that still remembers a previous run.
+  if (machine.cpuBusyShare > BUSY_SHARE_WARNING) {
+    warnings.push(`the machine was busy before the run (${Math.round(machine.cpuBusyShare * 100)} % of ${machine.cpus} CPUs in use): figures will be noisy`);
   }
   return warnings;
 }

@@ -35,6 +35,11 @@ export class LatencyRecorder {
     return this.histogram.totalCount;
   }
 
+  /** The largest value recorded (ms), 0 when empty. */
+  get maxMs(): number {
+    return this.histogram.totalCount === 0 ? 0 : this.histogram.maxValue / 1000;
+  }
+
   add(other: LatencyRecorder): void {
     this.histogram.add(other.histogram);
   }

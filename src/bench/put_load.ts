@@ -38,7 +38,7 @@ export interface PutTotals {
   bodyBytes: number;
   /** Send calls made. */
   sends: number;
-  /** Sends that threw (a typed error: its code counts in `failures`). */
+  /** Messages whose send threw (a typed error: its code counts in `failures`). */
   sendFailed: number;
   /** Messages answered with a status other than PUT_OK (also counted in `failures`). */
   responseFailed: number;
@@ -122,14 +122,16 @@ export class PutLoad {
       if (this.stopped) return;
       const first = this.sequence;
       if (w.count > 0 ? first >= w.count : performance.now() >= deadlineMs) return;
+      const intendedMs = w.tps > 0 ? this.startMs + (first / w.tps) * 1000 : 0;
+      // A timed run never takes a send scheduled at or after its end.
+      if (w.tps > 0 && w.count === 0 && intendedMs >= deadlineMs) return;
       const messages = w.count > 0 ? Math.min(w.batch, w.count - first) : w.batch;
       this.sequence += messages;
       const route = this.sendSequence++;
-      let intendedMs = 0;
       if (w.tps > 0) {
-        intendedMs = this.startMs + (first / w.tps) * 1000;
         const waitMs = intendedMs - performance.now();
         if (waitMs >= 1) await new Promise((resolve) => setTimeout(resolve, waitMs));
+        if (this.stopped) return; // Ctrl-C during the wait: the send is not made.
       }
       const sentMs = performance.now();
       let result: PutMessageResult | null = null;
@@ -146,7 +148,7 @@ export class PutLoad {
       for (const totals of [this.totals, this.intervalTotals]) {
         totals.sends++;
         if (result === null) {
-          totals.sendFailed++;
+          totals.sendFailed += messages;
           totals.failures[errorCode] = (totals.failures[errorCode] ?? 0) + messages;
         } else if (result.putMessageStatus === 'PUT_OK') {
           totals.messages += messages;

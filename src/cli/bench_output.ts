@@ -80,16 +80,20 @@ export function formatInterval(i: BenchInterval, format: BenchFormat): string[] 
   const lines: string[] = [];
   const failed = i.sendFailed + i.responseFailed;
   if (format === 'rocketmq') {
+    // As RocketMQ's Producer/Consumer: TPS and average over the interval; Max RT and the failure
+    // counts are running totals since the start.
+    const total = i.sinceStart;
     lines.push(
-      `Current Time: ${rocketmqTime(Date.now())} | Send TPS: ${Math.round(i.msgsPerSec)} | Max RT(ms): ${Math.round(i.latencyMs.max)} | ` +
-        `Average RT(ms): ${fixed(i.latencyMs.avg, 3).padStart(7)} | Send Failed: ${i.sendFailed} | Response Failed: ${i.responseFailed}`,
+      `Current Time: ${rocketmqTime(Date.now())} | Send TPS: ${Math.round(i.msgsPerSec)} | Max RT(ms): ${Math.round(total.maxLatencyMs)} | ` +
+        `Average RT(ms): ${fixed(i.latencyMs.avg, 3).padStart(7)} | Send Failed: ${total.sendFailed} | Response Failed: ${total.responseFailed}`,
     );
     if (i.consume !== undefined) {
       const c = i.consume;
       lines.push(
         `Current Time: ${rocketmqTime(Date.now())} | Consume TPS: ${Math.round(c.msgsPerSec)} | ` +
           `AVG(B2C) RT(ms): ${fixed(c.bornToConsumeMs.avg, 3).padStart(7)} | AVG(S2C) RT(ms): ${fixed(c.storeToConsumeMs.avg, 3).padStart(7)} | ` +
-          `MAX(B2C) RT(ms): ${Math.round(c.bornToConsumeMs.max)} | MAX(S2C) RT(ms): ${Math.round(c.storeToConsumeMs.max)} | Consume Fail: ${c.failed}`,
+          `MAX(B2C) RT(ms): ${Math.round(c.sinceStart.maxBornToConsumeMs)} | MAX(S2C) RT(ms): ${Math.round(c.sinceStart.maxStoreToConsumeMs)} | ` +
+          `Consume Fail: ${c.sinceStart.failed}`,
       );
     }
   } else if (format === 'kafka') {
@@ -116,7 +120,8 @@ export function formatSummary(r: BenchResult, format: BenchFormat): string[] {
   const l = r.latencyMs;
   if (format === 'rocketmq') {
     lines.push(
-      `[Complete] Send Total: ${r.messages + r.sendFailed + r.responseFailed} | Send TPS: ${Math.round(r.msgsPerSec)} | ` +
+      // RocketMQ's total: sends answered plus sends that failed to go out (Response Failed not included).
+      `[Complete] Send Total: ${r.messages + r.sendFailed} | Send TPS: ${Math.round(r.msgsPerSec)} | ` +
         `Max RT(ms): ${Math.round(l.max)} | Average RT(ms): ${fixed(l.avg, 3).padStart(7)} | Send Failed: ${r.sendFailed} | Response Failed: ${r.responseFailed}`,
     );
     if (r.consume !== undefined) {
@@ -184,11 +189,11 @@ function commonTail(r: BenchResult, prefix: string): string[] {
   const fdatasync = r.baselines.writeFdatasync;
   if (fdatasync !== undefined) {
     const ratio = r.efficiency.fsyncsVsWriteFdatasync;
-    const paced = r.config.flushDiskType === 'ASYNC_FLUSH' ? ' (ASYNC_FLUSH: fsyncs follow flushIntervalCommitLog, not the disk)' : '';
+    const paced = r.config.flushDiskType === 'ASYNC_FLUSH' ? ' (no ratio: ASYNC_FLUSH fsyncs follow flushIntervalCommitLog, not the disk)' : '';
     lines.push(
       `${label('baseline')}write+fdatasync of ${bytes(fdatasync.bytesPerWrite)} (${fdatasync.file} file) ${fixed(fdatasync.opsPerSec, 0)}/s, ` +
         `${fixed(fdatasync.mbPerSec, 1)} MB/s, p99 ${fixed(fdatasync.latencyMs.p99, 3)} ms` +
-        (ratio !== undefined ? ` → engine fsyncs ${fixed(ratio, 2)}× of it${paced}` : ''),
+        (ratio !== undefined ? ` → engine fsyncs ${fixed(ratio, 2)}× of it` : paced),
     );
   }
   for (const warning of r.warnings) lines.push(`${prefix}WARNING     ${warning}`);

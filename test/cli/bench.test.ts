@@ -7,12 +7,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BenchResult } from '../../src/bench/bench_run.js';
 import type { StoreStats } from '../../src/cli/commands/stats.js';
-import { runCli } from '../support/cli.js';
+import { CLI_BIN, runCli } from '../support/cli.js';
 
 function tempDir(t: { after: (fn: () => void) => void }, name: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mqstore-cli-bench-${name}-`));
@@ -48,6 +49,7 @@ test('--json: one document with the contract fields, the baselines and their rat
   assert.ok(fdatasync.writes > 0 && fdatasync.opsPerSec > 0);
   if (result.fsyncs > 0) assert.equal(fdatasync.bytesPerWrite, Math.round(result.bytesPerFsync), 'baseline at the engine\'s batch size');
   assert.ok(result.efficiency.logWriteVsPageCache! > 0);
+  assert.equal(result.efficiency.fsyncsVsWriteFdatasync, undefined, 'ASYNC_FLUSH fsyncs follow the timer: no ratio');
   assert.match(stderr, /^config {6}flushDiskType=ASYNC_FLUSH flushIntervalCommitLog=500 /m, 'effective configuration first');
 });
 
@@ -91,6 +93,76 @@ test('--tps paces the sends and adds latency from the scheduled time', () => {
   assert.ok(result.messages <= 2000 + 50, `${result.messages} messages at 2000/s for 1 s`);
   assert.ok(result.messages >= 1000, `${result.messages} messages: the pacing let too few through`);
   assert.ok(result.intendedLatencyMs.avg >= 0);
+});
+
+test('--tps with many senders: a timed run ends on time and takes no send scheduled after its end', () => {
+  const { result } = benchJson('-d', '1', '--tps', '20', '-w', '64', '--no-baselines');
+  assert.ok(result.durationSec < 1.5, `ran ${result.durationSec} s of 1`);
+  assert.ok(result.messages <= 20, `${result.messages} messages: 20/s for 1 s is at most 20`);
+});
+
+test('rocketmq lines carry running totals: failures add up, Send Total leaves response failures out', () => {
+  const run = runCli('bench', '--format', 'rocketmq', '-q', '50', '-w', '5', '-s', '2000', '--maxMessageSize', '1000', '--no-baselines', '--report-interval', '100');
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^\[Complete\] Send Total: 0 \| .* \| Send Failed: 0 \| Response Failed: 50$/m);
+});
+
+test('a CommitLog configured elsewhere is measured there, in a fresh directory removed after', (t) => {
+  const dir = tempDir(t, 'elsewhere');
+  const commitLogParent = path.join(dir, 'cl');
+  fs.mkdirSync(commitLogParent);
+  fs.writeFileSync(path.join(commitLogParent, 'keep-me'), 'not the bench\'s');
+  const { result } = benchJson('-q', '500', '--storePathCommitLog', commitLogParent);
+  assert.ok(result.config.storePathCommitLog.startsWith(`${commitLogParent}${path.sep}mqstore-bench-`), result.config.storePathCommitLog);
+  assert.deepEqual(fs.readdirSync(commitLogParent), ['keep-me'], 'the bench removed only its own directory');
+  assert.ok(result.baselines.pageCacheWrite!.bytesWritten > 0);
+});
+
+test('bad values: an empty topic and a store path that is a file; --warmup 0.0 is fine', (t) => {
+  assert.equal(runCli('bench', '-t', '').status, 2);
+  const file = path.join(tempDir(t, 'file'), 'f');
+  fs.writeFileSync(file, 'x');
+  const onFile = runCli('bench', '-q', '10', '--store', file, '--no-baselines');
+  assert.equal(onFile.status, 1);
+  assert.match(onFile.stderr, /^mqstore: E_STORE_DIR: /m);
+  assert.equal(benchJson('-q', '10', '--warmup', '0.0', '--no-baselines').result.messages, 10);
+});
+
+/** Runs the bench with a private TMPDIR, sends SIGINT once `ready` matches stdout; resolves at exit. */
+function interruptedBench(tmp: string, ready: RegExp, args: string[]): Promise<{ code: number | null; stdout: string; seconds: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_BIN, 'bench', ...args], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let signalledAt = 0;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (signalledAt === 0 && ready.test(stdout)) {
+        signalledAt = performance.now();
+        child.kill('SIGINT');
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, seconds: (performance.now() - signalledAt) / 1000 }));
+  });
+}
+
+test('Ctrl-C during the measured run: summary at once, exit 0, the temporary store removed', async (t) => {
+  const tmp = tempDir(t, 'sigint');
+  const run = await interruptedBench(tmp, /^ +\d+\.\d s /m, ['-d', '60', '--tps', '1000', '-w', '64', '--no-baselines']);
+  assert.equal(run.code, 0, run.stdout);
+  assert.ok(run.seconds < 5, `took ${run.seconds} s after Ctrl-C`);
+  assert.match(run.stdout, /^sent {8}/m);
+  assert.match(run.stdout, /WARNING {5}interrupted \(Ctrl-C\)/);
+  assert.deepEqual(fs.readdirSync(tmp), []);
+});
+
+test('Ctrl-C during the warm-up stops it and the measured run never starts', async (t) => {
+  const tmp = tempDir(t, 'sigint-warmup');
+  const run = await interruptedBench(tmp, /^machine /m, ['-d', '60', '--warmup', '60', '--no-baselines']);
+  assert.equal(run.code, 0, run.stdout);
+  assert.ok(run.seconds < 5, `took ${run.seconds} s after Ctrl-C`);
+  assert.match(run.stdout, /^sent {8}0 messages/m);
+  assert.deepEqual(fs.readdirSync(tmp), []);
 });
 
 test('--format rocketmq with --consume: RocketMQ\'s producer and consumer lines, everything read back', () => {

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 
-const BIN = new URL('../../src/cli/mqstore.js', import.meta.url).pathname;
+/** The built bin, for tests that spawn it themselves (signals, streaming output). */
+export const CLI_BIN = new URL('../../src/cli/mqstore.js', import.meta.url).pathname;
 
 export interface CliRun {
   status: number | null;
@@ -12,7 +13,7 @@ export interface CliRun {
 }
 
 export function runCli(...args: string[]): CliRun {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [CLI_BIN, ...args], { encoding: 'utf8' });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -5,7 +5,6 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONFIG_KEYS, configFromText, type MessageStoreConfig } from '../../config.js';
-import { StoreError } from '../../errors.js';
 import { runBench, type BenchWorkload } from '../../bench/bench_run.js';
 import { BENCH_FORMATS, formatInterval, formatStart, formatSummary, type BenchFormat } from '../bench_output.js';
 
@@ -33,6 +32,9 @@ export interface BenchFlags {
   [configKey: string]: unknown;
 }
 
+/** Each tool's own reporting interval: RocketMQ's benchmark -ri 10000, kafka-producer-perf-test 5000. */
+const DEFAULT_REPORT_INTERVAL_MS: Readonly<Record<BenchFormat, number>> = { mqstore: 1000, rocketmq: 10_000, kafka: 5000 };
+
 /** Keys the bench decides itself, or that only name files. */
 const NOT_FLAGS = new Set<string>(['storePathRootDir', 'configFile']);
 
@@ -44,6 +46,19 @@ export function positiveInt(name: string, min = 1): (text: string) => number {
     }
     return n;
   };
+}
+
+export function nonNegativeNumber(name: string): (text: string) => number {
+  return (text: string): number => {
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number ≥ 0, got ${JSON.stringify(text)}`);
+    return n;
+  };
+}
+
+function topicName(text: string): string {
+  if (text.length === 0) throw new InvalidArgumentError('--topic must not be empty');
+  return text;
 }
 
 export function positiveNumber(name: string): (text: string) => number {
@@ -87,7 +102,7 @@ export function registerBench(program: Command): void {
     .option('-w, --concurrency <n>', 'sends in flight (RocketMQ -w threadCount)', positiveInt('--concurrency'), 64)
     .option('-s, --size <bytes>', 'message body bytes (RocketMQ -s)', positiveInt('--size', 0), 128)
     .option('-k, --keys', 'give every message a unique key (indexed; RocketMQ -k)', false)
-    .option('-t, --topic <name>', 'topic name (several topics: <name>-<i>)', 'BenchmarkTest')
+    .option('-t, --topic <name>', 'topic name (several topics: <name>-<i>)', topicName, 'BenchmarkTest')
     .option('--topics <n>', 'number of topics', positiveInt('--topics'), 1)
     .option('--queues <n>', 'queues per topic', positiveInt('--queues'), 4)
     .option('-l, --tags <n>', 'distinct tags, round robin (0 = none; RocketMQ -l)', positiveInt('--tags', 0), 0)
@@ -96,8 +111,8 @@ export function registerBench(program: Command): void {
     .option('-b, --batch <n>', 'messages per send (putMessages when > 1)', positiveInt('--batch'), 1)
     .option('--tps <n>', 'target messages per second (0 = unthrottled; latency is then also measured from each send\'s scheduled time)', positiveInt('--tps', 0), 0)
     .option('--consume', 'pull every message back through getMessage while sending; report consume rate and end-to-end latency', false)
-    .option('--warmup <seconds>', 'untimed sends before the measured run', (text: string) => (text === '0' ? 0 : positiveNumber('--warmup')(text)), 0)
-    .option('--report-interval <ms>', 'ms between periodic lines (default 1000; 5000 with --format kafka)', positiveInt('--report-interval', 100))
+    .option('--warmup <seconds>', 'untimed sends before the measured run', nonNegativeNumber('--warmup'), 0)
+    .option('--report-interval <ms>', 'ms between periodic lines (default 1000; RocketMQ\'s 10000 with --format rocketmq, Kafka\'s 5000 with --format kafka)', positiveInt('--report-interval', 100))
     .addOption(new Option('--format <format>', 'output format').choices(BENCH_FORMATS).default('mqstore'))
     .option('--json', 'print one JSON document with the results on stdout (progress goes to stderr)', false)
     .option('--store <dir>', 'store directory to use and keep (default: a temporary directory, removed after)')
@@ -125,7 +140,7 @@ Examples:
 }
 
 export function workloadFromFlags(flags: BenchFlags): BenchWorkload {
-  const reportIntervalMs = flags.reportInterval ?? (flags.format === 'kafka' ? 5000 : 1000);
+  const reportIntervalMs = flags.reportInterval ?? DEFAULT_REPORT_INTERVAL_MS[flags.json ? 'mqstore' : flags.format];
   return {
     concurrency: flags.concurrency,
     sizeBytes: flags.size,
@@ -145,7 +160,6 @@ export function workloadFromFlags(flags: BenchFlags): BenchWorkload {
 }
 
 async function runBenchCommand(flags: BenchFlags): Promise<void> {
-  if (flags.topic.length === 0) throw new StoreError('E_INVALID_ARGUMENT', '--topic must not be empty');
   const workload = workloadFromFlags(flags);
   // With --json, stdout carries exactly one JSON document; everything else goes to stderr.
   const out = (line: string): void => {
@@ -154,10 +168,14 @@ async function runBenchCommand(flags: BenchFlags): Promise<void> {
   const format: BenchFormat = flags.json ? 'mqstore' : flags.format;
   const abort = new AbortController();
   const onSignal = (): void => {
-    out('interrupted: finishing the sends in flight, then the summary');
+    if (abort.signal.aborted) {
+      // A second Ctrl-C: stop now (runBench removes its temporary directories on exit).
+      process.exit(130);
+    }
+    out('interrupted: finishing the sends in flight, then the summary (Ctrl-C again to quit now)');
     abort.abort();
   };
-  process.once('SIGINT', onSignal);
+  process.on('SIGINT', onSignal);
   try {
     const result = await runBench({
       workload,

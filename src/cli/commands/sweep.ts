@@ -216,17 +216,21 @@ async function runSweep(sweep: Sweep): Promise<void> {
   const progress = new Progress(total, flags.duration + flags.warmup + 1, process.stdout.isTTY === true && process.stderr.isTTY === true);
   const abort = new AbortController();
   const onSignal = (): void => {
+    // A second Ctrl-C quits at once (the bench removes its temporary store on exit).
+    if (sweep.interrupted) process.exit(130);
     progress.clear();
-    out('interrupted: finishing this configuration, then writing the results so far');
+    out('interrupted: stopping this configuration (not recorded: it ran short), then writing the results so far');
     sweep.interrupted = true;
     abort.abort();
   };
-  process.once('SIGINT', onSignal);
+  process.on('SIGINT', onSignal);
   try {
     for (const [i, point] of grid.points.entries()) {
       if (sweep.interrupted) break;
       progress.begin(i + 1, point.label, flags.duration);
       const result = await runPoint(sweep, point, i === 0 && flags.baselines, abort.signal, (interval) => progress.tick(interval));
+      // A run cut short by Ctrl-C is not comparable with the others: not in the results.
+      if (abort.signal.aborted) break;
       sweep.runs.push({ index: i + 1, point, result });
       progress.end(result);
       writeTables(sweep, null);
@@ -247,20 +251,17 @@ async function runPoint(
   const { flags } = sweep;
   const workloadFlags = Object.fromEntries(WORKLOAD_KNOBS.map((knob) => [knob, point.knobs[knob] ?? sweep.base[knob]]));
   const benchFlags = { ...sweep.benchDefaults, ...workloadFlags, duration: flags.duration, warmup: flags.warmup } as BenchFlags;
-  const storeDir = fs.mkdtempSync(path.join(path.resolve(flags.dir ?? os.tmpdir()), 'mqstore-sweep-'));
-  try {
-    return await runBench({
-      workload: workloadFromFlags(benchFlags),
-      config: configFromFlags({ ...point.knobs, config: flags.config }),
-      storeDir,
-      baselines,
-      ...(flags.expectFs !== undefined ? { expectedFs: flags.expectFs } : {}),
-      signal,
-      onInterval,
-    });
-  } finally {
-    fs.rmSync(storeDir, { recursive: true, force: true });
-  }
+  // A fresh temporary store per configuration, removed by the bench (a CommitLog configured
+  // elsewhere gets a fresh temporary directory there too).
+  return runBench({
+    workload: workloadFromFlags(benchFlags),
+    config: configFromFlags({ ...point.knobs, config: flags.config }),
+    tempParentDir: path.resolve(flags.dir ?? os.tmpdir()),
+    baselines,
+    ...(flags.expectFs !== undefined ? { expectedFs: flags.expectFs } : {}),
+    signal,
+    onInterval,
+  });
 }
 
 /**
