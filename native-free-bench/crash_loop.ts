@@ -2,7 +2,11 @@
 // against one store directory (the round logic is test/support/crash_round.ts, shared).
 //
 //   node dist/native-free-bench/crash_loop.js [--rounds 200] [--seed S] [--dir D]
-//        [--rate-bytes 1048576] [--keep-going]
+//        [--rate-bytes 1048576] [--keep-going] [--power-loss drop|prefix|torn|mixed]
+//
+// With --power-loss the child journals every change and each kill becomes a power cut: the
+// store is rewritten to what the disk held (test/support/power_loss_storage.ts): unsynced
+// bytes dropped, or a random prefix of them kept, or the last write torn.
 //
 // Each round spawns a child that sends a seeded stream, SIGKILLs it 50–400 ms after it is ready,
 // reopens the store and checks every acknowledged message of every round so far, then walks the
@@ -15,8 +19,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CrashCampaign, formatRound } from '../test/support/crash_round.js';
+import type { PowerLossMode } from '../test/support/power_loss_storage.js';
 
 interface LoopOptions {
+  /** null: SIGKILL only; else every round cuts the power in this mode ('mixed' cycles the three). */
+  powerLoss: PowerLossMode | 'mixed' | null;
   rounds: number;
   seed: number;
   dir: string | null;
@@ -33,6 +40,7 @@ function parseOptions(argv: string[]): LoopOptions {
       dir: { type: 'string' },
       'rate-bytes': { type: 'string', default: String(1024 * 1024) },
       'keep-going': { type: 'boolean', default: false },
+      'power-loss': { type: 'string' },
     },
     strict: true,
   });
@@ -42,7 +50,9 @@ function parseOptions(argv: string[]): LoopOptions {
   if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`--rounds must be an integer ≥ 1, got ${values.rounds}`);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be an integer ≥ 0, got ${values.seed}`);
   if (!Number.isFinite(rateBytesPerSecond) || rateBytesPerSecond < 0) throw new Error(`--rate-bytes must be ≥ 0`);
-  return { rounds, seed, dir: values.dir ?? null, rateBytesPerSecond, keepGoing: values['keep-going'] };
+  const powerLoss = values['power-loss'] ?? null;
+  if (powerLoss !== null && !['drop', 'prefix', 'torn', 'mixed'].includes(powerLoss)) throw new Error(`--power-loss must be drop, prefix, torn or mixed, got ${powerLoss}`);
+  return { rounds, seed, dir: values.dir ?? null, rateBytesPerSecond, keepGoing: values['keep-going'], powerLoss: powerLoss as LoopOptions['powerLoss'] };
 }
 
 /** A user-given --dir must be new or empty: the checks need every ack since the store began. */
@@ -58,9 +68,17 @@ async function main(): Promise<number> {
   const { dir, temporary } = prepareDir(options.dir);
   console.log(
     `crash_loop: ${options.rounds} rounds, seed ${options.seed}, dir ${dir}, rate ${options.rateBytesPerSecond} B/s, ` +
+      `${options.powerLoss === null ? 'SIGKILL' : `power cut (${options.powerLoss})`}, ` +
       `node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()}`,
   );
-  const campaign = new CrashCampaign({ dir, seed: options.seed, rateBytesPerSecond: options.rateBytesPerSecond });
+  const modes: readonly PowerLossMode[] = ['drop', 'prefix', 'torn'];
+  const powerLoss = options.powerLoss;
+  const campaign = new CrashCampaign({
+    dir,
+    seed: options.seed,
+    rateBytesPerSecond: options.rateBytesPerSecond,
+    powerLossFor: (round) => (powerLoss === null ? null : powerLoss === 'mixed' ? modes[round % modes.length]! : powerLoss),
+  });
   const failures: string[] = [];
   let rounds = 0;
   let kills = 0;

@@ -301,7 +301,11 @@ export class Recovery {
     }
   }
 
-  /** Segments sorted by start; refuses wrong sizes and gaps; drops a zero-length last file. */
+  /**
+   * Segments sorted by start; refuses wrong sizes and gaps; drops zero-length files at the end.
+   * A new segment is extended to full size but not fsynced until data lands in it, so after a
+   * power cut the active segment and the one created ahead of need can both come back empty.
+   */
   private listSegments(): SegmentEntry[] {
     const { commitLogDir, segmentSizeBytes } = this.options;
     const segments: SegmentEntry[] = [];
@@ -311,13 +315,14 @@ export class Recovery {
       segments.push({ startOffset, path: path.join(commitLogDir, name) });
     }
     segments.sort((a, b) => a.startOffset - b.startOffset);
-    const last = segments[segments.length - 1];
-    if (last !== undefined && this.storage.sizeBytes(last.path) === 0) {
+    let removedEmpty = false;
+    for (let last = segments.at(-1); last !== undefined && this.storage.sizeBytes(last.path) === 0; last = segments.at(-1)) {
       this.storage.unlink(last.path);
-      this.storage.fsyncDir(commitLogDir);
       segments.pop();
+      removedEmpty = true;
       this.note('removed', last.path, last.startOffset, 'zero-length last segment', false);
     }
+    if (removedEmpty) this.storage.fsyncDir(commitLogDir);
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i]!;
       const sizeBytes = this.storage.sizeBytes(segment.path);

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageStore, type FlushDiskType, type MessageExt, type RecoverySummary } from '../../src/index.js';
 import { MAGIC_BLANK } from '../../src/format/commit_log_record.js';
+import { applyPowerLoss, type PowerLossMode, type PowerLossReport } from './power_loss_storage.js';
 import { Prng } from './prng.js';
 
 export { Prng };
@@ -25,6 +26,11 @@ export const CRASH_TOPICS = ['CrashTopicA', 'CrashTopicB', 'CrashTopicC', 'Crash
 export const CRASH_QUEUES_PER_TOPIC = 4;
 export const CRASH_FILLER_BYTES_MAX = 3000;
 export const CRASH_BATCH_COUNT_MAX = 8;
+/**
+ * Power-loss rounds keep every file's contents in memory while replaying the journal: small
+ * consume queue and index files (the parent reopens with the same values).
+ */
+export const POWER_LOSS_STORE_OPTIONS = { mappedFileSizeConsumeQueue: 20 * 1000, maxHashSlotNum: 512, maxIndexNum: 4096 } as const;
 const BODY_MAGIC = 'mqcrash';
 const PROBLEMS_MAX = 50;
 
@@ -376,6 +382,13 @@ export interface CrashCampaignOptions {
   concurrency?: number;
   /** Cap on the child's body bytes per second (0 = none); keeps the full walk per round short. */
   rateBytesPerSecond?: number;
+  /**
+   * Cut the power instead of only killing the process: the child journals every change and the
+   * store is rewritten to what a power cut leaves (test/support/power_loss_storage.ts); null
+   * for a plain SIGKILL round. ASYNC_FLUSH acknowledgements past the durable end may then be
+   * lost, but only as a suffix of the log.
+   */
+  powerLossFor?: (round: number) => PowerLossMode | null;
 }
 
 export interface RoundReport {
@@ -396,6 +409,10 @@ export interface RoundReport {
   recovery: RecoverySummary | null;
   childRecovery: ChildRun['childRecovery'];
   timings: { readyMs: number; openMs: number; verifyMs: number; roundMs: number };
+  /** The power cut of this round, if any. */
+  powerLoss: (PowerLossReport & { mode: PowerLossMode }) | null;
+  /** ASYNC_FLUSH messages acknowledged but past the durable end at the power cut (allowed). */
+  lostAsyncMessages: number;
   problems: string[];
 }
 
@@ -415,6 +432,7 @@ export class CrashCampaign {
       killAfterMsMax: 400,
       concurrency: 16,
       rateBytesPerSecond: 2 * 1024 * 1024,
+      powerLossFor: () => null,
       ...options,
     };
     this.storeDir = path.join(options.dir, 'store');
@@ -432,7 +450,10 @@ export class CrashCampaign {
 
   /** Options for every open of the store in this campaign. */
   storeOptions(flushDiskType: FlushDiskType): { storePathRootDir: string; mappedFileSizeCommitLog: number; flushDiskType: FlushDiskType } {
-    return { storePathRootDir: this.storeDir, mappedFileSizeCommitLog: CRASH_SEGMENT_BYTES, flushDiskType };
+    // A campaign with power cuts uses the small derived files in every open (they are fixed
+    // for the life of a store).
+    const derived = this.options.powerLossFor(0) !== null || this.options.powerLossFor(1) !== null ? POWER_LOSS_STORE_OPTIONS : {};
+    return { storePathRootDir: this.storeDir, mappedFileSizeCommitLog: CRASH_SEGMENT_BYTES, flushDiskType, ...derived };
   }
 
   /** Runs the child, kills it, reopens the store, checks everything, closes the store. */
@@ -442,19 +463,37 @@ export class CrashCampaign {
     const flushDiskType = this.options.flushDiskTypeFor(round);
     const killAfterMs = this.prng.inRange(this.options.killAfterMsMin, this.options.killAfterMsMax);
     const ackFile = path.join(this.ackDir, `round-${round}.acks`);
+    const powerLossMode = this.options.powerLossFor(round);
+    const snapshotDir = path.join(this.options.dir, 'power-snapshot');
+    const journal = path.join(this.options.dir, `round-${round}.journal`);
+    if (powerLossMode !== null) {
+      fs.mkdirSync(this.storeDir, { recursive: true });
+      fs.rmSync(snapshotDir, { recursive: true, force: true });
+      fs.cpSync(this.storeDir, snapshotDir, { recursive: true });
+    }
     const child = await runChild(
       ['--dir', this.storeDir, '--seed', String(streamSeed), '--flush', flushDiskType, '--ack', ackFile,
         '--segment-bytes', String(CRASH_SEGMENT_BYTES), '--concurrency', String(this.options.concurrency),
-        '--rate-bytes', String(this.options.rateBytesPerSecond)],
+        '--rate-bytes', String(this.options.rateBytesPerSecond), ...(powerLossMode !== null ? ['--power-journal', journal] : [])],
       killAfterMs,
     );
     const problems = [...child.problems];
     if (round > 0 && child.childRecovery !== null && (child.childRecovery.mode !== 'normal' || child.childRecovery.fullScan)) {
       problems.push(`the child's open after a clean close recovered in mode ${child.childRecovery.mode}, fullScan ${child.childRecovery.fullScan}`);
     }
-    const acks = fs.existsSync(ackFile) ? parseAcks(fs.readFileSync(ackFile, 'latin1'), problems) : [];
+    let powerLoss: RoundReport['powerLoss'] = null;
+    if (powerLossMode !== null) {
+      try {
+        powerLoss = { mode: powerLossMode, ...applyPowerLoss({ journal, snapshotDir, storeDir: this.storeDir, mode: powerLossMode, seed: mix32(streamSeed, 0x9041) }) };
+      } catch (error) {
+        problems.push(`applying the power cut failed: ${(error as Error).stack ?? String(error)}`);
+      } finally {
+        fs.rmSync(snapshotDir, { recursive: true, force: true });
+        fs.rmSync(journal, { force: true });
+      }
+    }
+    let acks = fs.existsSync(ackFile) ? parseAcks(fs.readFileSync(ackFile, 'latin1'), problems) : [];
     for (const ack of acks) if (ack.seed !== streamSeed) problems.push(`ack of stream ${ack.seed} in round ${round}`);
-    this.history.push(...acks);
 
     const openStartedMs = performance.now();
     let store: MessageStore | null = null;
@@ -468,12 +507,25 @@ export class CrashCampaign {
     let walk: Walk = { records: new Map(), endPhysicalOffset: -1, blanks: 0 };
     let checkedMessages = 0;
     const recovery = store?.getRecoveryReport() ?? null;
+    let lostAsyncMessages = 0;
+    if (powerLossMode !== null && flushDiskType === 'ASYNC_FLUSH' && store !== null) {
+      // ASYNC_FLUSH acknowledges before the fsync: a power cut may take those past the durable
+      // end, as a suffix; everything before the recovered end must still be there (checked below).
+      const end = store.getMaxPhyOffset();
+      const kept = acks.filter((ack) => ack.wroteOffset + ack.wroteBytes <= end);
+      for (const ack of acks) if (ack.wroteOffset + ack.wroteBytes > end) lostAsyncMessages += ack.msgNum;
+      acks = kept;
+    }
+    this.history.push(...acks);
     if (store !== null && recovery !== null) {
       try {
         if (child.killed && recovery.mode !== 'abnormal') problems.push(`recovery mode ${recovery.mode} after SIGKILL, expected abnormal`);
         if (child.killed && recovery.lastExitOK) problems.push('recovery saw lastExitOK after SIGKILL');
         for (const event of recovery.events) {
-          if (event.loud) problems.push(`recovery touched acknowledged-durable data: ${event.kind} ${event.file} at ${event.physicalOffset}: ${event.reason}`);
+          // After a power cut recovery may find valid records past a cut (a later file's writes
+          // reached the disk, an earlier file's did not): those were never acknowledged as
+          // durable; the acknowledgement checks below decide.
+          if (event.loud && powerLossMode === null) problems.push(`recovery touched acknowledged-durable data: ${event.kind} ${event.file} at ${event.physicalOffset}: ${event.reason}`);
         }
         walk = await walkLog(store, this.commitLogDir, CRASH_SEGMENT_BYTES, problems);
         checkedMessages = checkAcksAgainstWalk(this.history, walk, problems);
@@ -502,6 +554,8 @@ export class CrashCampaign {
       recovery,
       childRecovery: child.childRecovery,
       timings: { readyMs: child.readyMs, openMs, verifyMs, roundMs: performance.now() - startedMs },
+      powerLoss,
+      lostAsyncMessages,
       problems: problems.slice(0, PROBLEMS_MAX),
     };
   }
@@ -515,6 +569,10 @@ export function formatRound(seed: number, report: RoundReport): string {
     `round ${report.round} seed ${seed} ${report.flushDiskType} kill@${report.killAfterMs}ms ` +
     `acked ${report.ackedMessages} msgs/${report.ackedPuts} puts, checked ${report.checkedMessages}, ` +
     `log ${report.walkedRecords} records/${Math.ceil(report.logEndPhysicalOffset / CRASH_SEGMENT_BYTES)} segments, ` +
+    (report.powerLoss !== null
+      ? `power cut (${report.powerLoss.mode}): ${report.powerLoss.droppedWriteBytes} unsynced bytes dropped, ${report.powerLoss.lostEntries} entries lost, ` +
+        `${report.lostAsyncMessages} ASYNC acks past the durable end, `
+      : '') +
     `recovery ${report.recovery?.mode ?? '-'} ${t.openMs.toFixed(0)}ms, verify ${t.verifyMs.toFixed(0)}ms, ` +
     `round ${t.roundMs.toFixed(0)}ms: ${status}`
   );

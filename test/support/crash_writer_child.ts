@@ -3,6 +3,7 @@
 //
 //   node dist/test/support/crash_writer_child.js --dir D --seed S --flush SYNC_FLUSH|ASYNC_FLUSH
 //        --ack FILE [--segment-bytes 65536] [--concurrency 16] [--rate-bytes 0] [--max-ms 60000]
+//        [--power-journal FILE]
 //
 // --rate-bytes caps body bytes per second (0 = no cap), so a campaign's log grows at a pace its
 // full walk after every round can keep up with; the lanes still burst up to --concurrency.
@@ -15,7 +16,8 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MessageStore, PutMessageStatus, type FlushDiskType, type PutMessageResult } from '../../src/index.js';
-import { formatAck, messageBody, messageKeys, messageTags, putSpec } from './crash_round.js';
+import { formatAck, messageBody, messageKeys, messageTags, POWER_LOSS_STORE_OPTIONS, putSpec } from './crash_round.js';
+import { journalStorageSpec } from './power_loss_storage.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +29,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     'rate-bytes': { type: 'string', default: '0' },
     'max-ms': { type: 'string', default: '60000' },
+    /** Journal every change (test/support/power_loss_storage.ts) so the parent can cut the power. */
+    'power-journal': { type: 'string' },
   },
   strict: true,
 });
@@ -56,7 +60,11 @@ setTimeout(() => {
   process.exit(4);
 }, maxMs).unref();
 
-const store = await MessageStore.open({ storePathRootDir: dir, flushDiskType, mappedFileSizeCommitLog: segmentSizeBytes });
+const journal = values['power-journal'];
+const store = await MessageStore.open(
+  { storePathRootDir: dir, flushDiskType, mappedFileSizeCommitLog: segmentSizeBytes, ...(journal !== undefined ? POWER_LOSS_STORE_OPTIONS : {}) },
+  journal !== undefined ? journalStorageSpec({ journal }) : {},
+);
 const ackFd = fs.openSync(ackFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o644);
 const recovery = store.getRecoveryReport();
 process.stdout.write(`ready ${JSON.stringify({ mode: recovery.mode, fullScan: recovery.fullScan, endPhysicalOffset: recovery.endPhysicalOffset })}\n`);

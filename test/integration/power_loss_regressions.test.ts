@@ -1,0 +1,39 @@
+// Regressions found by the power-loss campaign (native-free-bench/crash_loop.js --power-loss),
+// each named after what failed.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MessageStore } from '../../src/index.js';
+
+const SEGMENT_BYTES = 64 * 1024;
+
+test('after a power cut the active segment and the one created ahead both come back empty: recovery drops both and opens', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-power-regress-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const options = { storePathRootDir: root, mappedFileSizeCommitLog: SEGMENT_BYTES, flushDiskType: 'SYNC_FLUSH' as const };
+  let store = await MessageStore.open(options);
+  const body = Buffer.alloc(1000, 0x61);
+  let lastOffset = 0;
+  for (let i = 0; i < 100; i++) lastOffset = (await store.putMessage({ topic: 'Pw', queueId: 0, body })).appendMessageResult!.wroteOffset;
+  await store.close();
+  // Their creation reached the directory, their size (never fsynced: no data yet) did not.
+  const commitLogDir = path.join(root, 'commitlog');
+  const segments = fs.readdirSync(commitLogDir).sort();
+  const lastStart = Number(segments.at(-1));
+  for (const start of [lastStart + SEGMENT_BYTES, lastStart + 2 * SEGMENT_BYTES]) {
+    fs.writeFileSync(path.join(commitLogDir, String(start).padStart(20, '0')), '');
+  }
+  fs.writeFileSync(path.join(root, 'abort'), ''); // as after a crash
+  store = await MessageStore.open(options);
+  try {
+    const removed = store.getRecoveryReport().events.filter((e) => e.kind === 'removed' && e.reason === 'zero-length last segment');
+    assert.equal(removed.length, 2);
+    assert.equal((await store.lookMessageByOffset(lastOffset))?.body.length, 1000, 'the data is all there');
+    assert.equal((await store.putMessage({ topic: 'Pw', queueId: 0, body })).putMessageStatus, 'PUT_OK');
+  } finally {
+    await store.close();
+  }
+});
