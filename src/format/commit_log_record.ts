@@ -13,6 +13,7 @@ import { crc32 } from 'node:zlib';
 import { assert } from '../assert.js';
 import { StoreError } from '../errors.js';
 import { decodeHostAddress, encodeHostAddress, IPV4_HOST_BYTES, IPV6_HOST_BYTES } from './host_address.js';
+import { checkRecordCrc } from './record_crc.js';
 
 // Magic codes: embedded on disk — never renumber.
 export const MAGIC_V1 = 0xdaa320a7 | 0; // -626843481
@@ -388,6 +389,7 @@ export function recordInvalidReason(
   position: number,
   available: number,
   verifyCrc: boolean,
+  requireRecordCrc = false,
 ): string | null {
   if (available < 8) return 'fewer than 8 bytes';
   const totalSize = buf.readInt32BE(position);
@@ -414,10 +416,16 @@ export function recordInvalidReason(
   if (propsLenPos + 2 + propsBytes !== end) {
     return `total size ${totalSize} disagrees with the field lengths (${propsLenPos + 2 + propsBytes - position})`;
   }
-  if (verifyCrc) {
+  if (requireRecordCrc) {
+    // RocketMQ's forceVerifyPropCRC: the appended CRC covers the body too; it must be there.
+    const check = checkRecordCrc(buf.subarray(position, end), totalSize);
+    if (check !== 'ok') return check === 'absent' ? 'no appended record CRC (forceVerifyPropCRC)' : 'appended record CRC does not match';
+  } else if (verifyCrc) {
     const stored = buf.readInt32BE(position + POS_BODYCRC);
     const actual = bodyCrc32(buf.subarray(bodyLenPos + 4, bodyLenPos + 4 + bodyBytes));
     if (stored !== actual) return `body CRC ${stored} does not match ${actual}`;
+    // A record that carries the appended CRC (enabledAppendPropCRC) is held to it as well.
+    if (checkRecordCrc(buf.subarray(position, end), totalSize) === 'mismatch') return 'appended record CRC does not match';
   }
   return null;
 }

@@ -61,7 +61,11 @@ export class SegmentScanner {
   private windowBytes = 0;
   scannedBytes = 0;
 
-  constructor(storage: Storage, file: StorageFile, startOffset: number, segmentSizeBytes: number) {
+  /** RocketMQ's forceVerifyPropCRC: every record must carry a matching appended CRC. */
+  private readonly requireRecordCrc: boolean;
+
+  constructor(storage: Storage, file: StorageFile, startOffset: number, segmentSizeBytes: number, requireRecordCrc = false) {
+    this.requireRecordCrc = requireRecordCrc;
     this.storage = storage;
     this.file = file;
     this.startOffset = startOffset;
@@ -126,7 +130,7 @@ export class SegmentScanner {
       return { kind: 'invalid', reason: `record size ${totalSize} impossible with ${bytesLeft} bytes left` };
     }
     const start = this.window(position, totalSize);
-    const reason = recordInvalidReason(this.buffer, start, totalSize, verifyCrc);
+    const reason = recordInvalidReason(this.buffer, start, totalSize, verifyCrc, this.requireRecordCrc);
     if (reason !== null) return { kind: 'invalid', reason };
     const stated = readInt64(this.buffer, start + POS_PHYSICALOFFSET);
     if (stated !== this.startOffset + position) {

@@ -1,6 +1,6 @@
 // The consumer side of the byte ring, used by the writer worker: look, write out, release.
 //
-//   availableBytes() (readable() | copyOut() | readInt32BE())* release(bytes)
+//   availableBytes() (readable() | copyOut() | copyIn() | readInt32BE())* release(bytes)
 //
 // The consumer owns RING_READ_BYTES_I32 and RING_CONSUMER_WAITING_I32 and only reads the
 // producer's words. Bytes stay in place until release(): readable() hands out Buffer views onto
@@ -96,6 +96,18 @@ export class RingConsumer {
    * CRC32 (zlib, unmasked) of `length` bytes starting `relativeBytes` after the read position,
    * computed in place on the shared memory, in two parts when they straddle the end.
    */
+  /**
+   * Copies `source` over the bytes `relativeBytes` after the read position (in two parts when
+   * they straddle the end). Like writeInt32BE, only for bytes not yet released.
+   */
+  copyIn(source: Uint8Array, relativeBytes: number): void {
+    this.assertSeen(relativeBytes, source.length);
+    const positionBytes = (this.readCountBytes + relativeBytes) & this.maskBytes;
+    const firstBytes = Math.min(source.length, this.capacityBytes - positionBytes);
+    this.data.set(source.subarray(0, firstBytes), positionBytes);
+    if (firstBytes < source.length) this.data.set(source.subarray(firstBytes), 0);
+  }
+
   crc32(relativeBytes: number, length: number): number {
     this.assertSeen(relativeBytes, length);
     const positionBytes = (this.readCountBytes + relativeBytes) & this.maskBytes;

@@ -26,6 +26,7 @@ import {
   RECORD_FIXED_BYTES,
   storeTimestampPosition,
 } from '../format/commit_log_record.js';
+import { CRC32_RESERVED_BYTES, isCrcReserve, writeCrcDigits } from '../format/record_crc.js';
 import type { RingConsumer } from '../shared/ring_consumer.js';
 import type { CheckpointFile } from './checkpoint_file.js';
 import type { CommitLogFiles } from './commit_log_files.js';
@@ -106,6 +107,8 @@ export class GroupCommitter {
   private flushedStoreTimestamp = 0;
   private pagecacheRtMs = 0;
   private fsyncCount = 0;
+  /** Scratch for a record's last 20 bytes (the appended CRC). */
+  private readonly crcTail = Buffer.alloc(CRC32_RESERVED_BYTES);
   private flushing: Promise<void> | null = null;
   private readonly flushRounds: PeriodicRounds;
   private readonly commitRounds: PeriodicRounds;
@@ -249,6 +252,7 @@ export class GroupCommitter {
       assert(recordPhysical === physical, 'a record carries its own physical offset');
       assert(physical + totalSize + BLANK_RECORD_BYTES <= segmentEnd, 'a record leaves room for a BLANK');
       this.fillBodyCrc(relative);
+      this.fillRecordCrc(relative, totalSize); // Last: it covers the body CRC too.
       this.appendRun(physical, totalSize, physical + totalSize);
       lastRecordRelative = relative;
       relative += totalSize;
@@ -499,6 +503,16 @@ export class GroupCommitter {
     const bodyBytes = this.ring.readInt32BE(bodyLengthRelative);
     const crc = this.ring.crc32(bodyLengthRelative + 4, bodyBytes) & 0x7fffffff;
     this.ring.writeInt32BE(relative + POS_BODYCRC, crc);
+  }
+
+  /** RocketMQ 5's appended CRC (enabledAppendPropCRC): filled when the record reserved it. */
+  private fillRecordCrc(relative: number, totalSize: number): void {
+    if (totalSize < RECORD_FIXED_BYTES + CRC32_RESERVED_BYTES) return;
+    const tail = this.crcTail;
+    this.ring.copyOut(tail, 0, relative + totalSize - CRC32_RESERVED_BYTES, CRC32_RESERVED_BYTES);
+    if (!isCrcReserve(tail)) return;
+    writeCrcDigits(tail, this.ring.crc32(relative, totalSize - CRC32_RESERVED_BYTES) & 0x7fffffff);
+    this.ring.copyIn(tail, relative + totalSize - CRC32_RESERVED_BYTES);
   }
 
   private storeTimestampAt(relative: number): number {
