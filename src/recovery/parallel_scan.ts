@@ -23,6 +23,7 @@ export interface ParallelScanOptions {
   segments: ReadonlyArray<{ startOffset: number; path: string }>;
   segmentSizeBytes: number;
   verifyCrc: boolean;
+  requireRecordCrc?: boolean | undefined;
   storage: StorageSpec | undefined;
   /** Threads to use; default: the available parallelism, at most 4. 1 means do not use a pool. */
   threads?: number | undefined;
@@ -82,6 +83,7 @@ export async function scanSegmentsInParallel(options: ParallelScanOptions, threa
             startOffset: segment.startOffset,
             segmentSizeBytes: options.segmentSizeBytes,
             verifyCrc: options.verifyCrc,
+            requireRecordCrc: options.requireRecordCrc,
             storage: options.storage,
           })
           .then((summary) => {

@@ -50,6 +50,8 @@ export interface RecoveryOptions {
   commitLogDir: string;
   segmentSizeBytes: number;
   checkCrc: boolean;
+  /** RocketMQ's forceVerifyPropCRC: every record must carry a matching appended CRC. */
+  requireRecordCrc?: boolean;
 }
 
 export interface SegmentEntry {
@@ -186,7 +188,7 @@ export class Recovery {
       const file = this.storage.open(segment.path, false);
       let result: { endPosition: number; stop: ScanStop };
       try {
-        const scanner = new SegmentScanner(this.storage, file, segment.startOffset, size);
+        const scanner = new SegmentScanner(this.storage, file, segment.startOffset, size, this.options.requireRecordCrc === true);
         const summary = prescanned?.get(segment.startOffset);
         if (summary !== undefined) {
           sink.onSummary(summary);
@@ -254,7 +256,7 @@ export class Recovery {
   private firstRecordValid(segment: SegmentEntry): boolean {
     const file = this.storage.open(segment.path, false);
     try {
-      const scanner = new SegmentScanner(this.storage, file, segment.startOffset, this.options.segmentSizeBytes);
+      const scanner = new SegmentScanner(this.storage, file, segment.startOffset, this.options.segmentSizeBytes, this.options.requireRecordCrc === true);
       let valid = false;
       scanner.scan(0, this.options.checkCrc, () => {
         valid = true;
@@ -275,7 +277,7 @@ export class Recovery {
     for (const segment of this.listSegments()) {
       const file = this.storage.open(segment.path, false);
       try {
-        const scanner = new SegmentScanner(this.storage, file, segment.startOffset, this.options.segmentSizeBytes);
+        const scanner = new SegmentScanner(this.storage, file, segment.startOffset, this.options.segmentSizeBytes, this.options.requireRecordCrc === true);
         scanner.scan(0, false, (record) => {
           if (takesQueueOffset(record.sysFlag)) table.observe(record.topic, record.queueId, record.queueOffset);
         });
@@ -323,6 +325,21 @@ export class Recovery {
       this.note('removed', last.path, last.startOffset, 'zero-length last segment', false);
     }
     if (removedEmpty) this.storage.fsyncDir(commitLogDir);
+    for (const segment of segments) {
+      // Zero-length with later segments after it: after a power cut a later file's writes can
+      // reach the disk while this one's extension to full size did not. It holds nothing: give
+      // it its size back (zeros), so the scan ends the log at its start and treats what follows
+      // as records past the end.
+      if (this.storage.sizeBytes(segment.path) !== 0) continue;
+      const file = this.storage.open(segment.path, false);
+      try {
+        this.storage.truncate(file, segmentSizeBytes);
+        this.storage.fdatasync(file);
+      } finally {
+        this.storage.close(file);
+      }
+      this.note('cut', segment.path, segment.startOffset, 'zero-length segment before later ones: extended with zeros, the log ends here', false);
+    }
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i]!;
       const sizeBytes = this.storage.sizeBytes(segment.path);

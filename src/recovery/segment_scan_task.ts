@@ -14,6 +14,8 @@ export interface SegmentScanTask {
   startOffset: number;
   segmentSizeBytes: number;
   verifyCrc: boolean;
+  /** forceVerifyPropCRC: every record must carry a matching appended CRC. */
+  requireRecordCrc?: boolean | undefined;
   storage: StorageSpec | undefined;
 }
 
@@ -37,7 +39,7 @@ export default async function scanSegment(task: SegmentScanTask): Promise<Segmen
   const storage = await storagePromise;
   const file = storage.open(task.path, false);
   try {
-    const scanner = new SegmentScanner(storage, file, task.startOffset, task.segmentSizeBytes);
+    const scanner = new SegmentScanner(storage, file, task.startOffset, task.segmentSizeBytes, task.requireRecordCrc === true);
     const table = new QueueOffsetTable();
     let recordCount = 0;
     let lastStoreTimestamp = 0;

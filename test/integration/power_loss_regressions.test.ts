@@ -37,3 +37,32 @@ test('after a power cut the active segment and the one created ahead both come b
     await store.close();
   }
 });
+
+test('after a power cut a segment comes back empty while the next one kept records: the log ends at the empty one, the store opens', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-power-regress-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const options = { storePathRootDir: root, mappedFileSizeCommitLog: SEGMENT_BYTES, flushDiskType: 'SYNC_FLUSH' as const };
+  let store = await MessageStore.open(options);
+  const body = Buffer.alloc(1000, 0x62);
+  const offsets: number[] = [];
+  for (let i = 0; i < 200; i++) offsets.push((await store.putMessage({ topic: 'Pw', queueId: 0, body })).appendMessageResult!.wroteOffset);
+  await store.close();
+  const commitLogDir = path.join(root, 'commitlog');
+  const withData = fs.readdirSync(commitLogDir).sort().filter((name) => Number(name) <= offsets.at(-1)!);
+  assert.ok(withData.length >= 3);
+  // The second-to-last segment with data lost its size; the last one kept its records.
+  const emptied = withData.at(-2)!;
+  fs.truncateSync(path.join(commitLogDir, emptied), 0);
+  fs.writeFileSync(path.join(root, 'abort'), '');
+  store = await MessageStore.open(options);
+  try {
+    const report = store.getRecoveryReport();
+    assert.ok(report.events.some((e) => e.kind === 'cut' && e.physicalOffset === Number(emptied)), JSON.stringify(report.events));
+    assert.equal(store.getMaxPhyOffset(), Number(emptied), 'the log ends where the empty segment begins');
+    const kept = offsets.filter((o) => o < Number(emptied)).at(-1)!;
+    assert.equal((await store.lookMessageByOffset(kept))?.body.equals(body), true);
+    assert.equal((await store.putMessage({ topic: 'Pw', queueId: 0, body })).putMessageStatus, 'PUT_OK');
+  } finally {
+    await store.close();
+  }
+});
