@@ -4,8 +4,8 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseProperties } from 'dot-properties';
-import { StoreError } from './errors.js';
+import { parseLines } from 'dot-properties';
+import { describeValue, StoreError } from './errors.js';
 import { RECORD_OVERHEAD_ALLOWANCE_BYTES } from './format/commit_log_record.js';
 import { encodeHostAddress } from './format/host_address.js';
 
@@ -239,11 +239,12 @@ function configError(message: string): StoreError {
 
 /** Checks one value against its key's spec; `fromText` allows string forms (config files). */
 function coerce(key: string, value: unknown, fromText: boolean): unknown {
-  const spec = (SCHEMA as Record<string, KeySpec | undefined>)[key];
+  // Own keys only: SCHEMA['toString'] or SCHEMA['__proto__'] would find Object.prototype's.
+  const spec = Object.hasOwn(SCHEMA, key) ? (SCHEMA as Record<string, KeySpec>)[key] : undefined;
   if (spec === undefined) {
-    throw configError(`unknown configuration key ${JSON.stringify(key)}`);
+    throw configError(`unknown configuration key ${describeValue(key)}`);
   }
-  const shown = JSON.stringify(value);
+  const shown = describeValue(value);
   switch (spec.kind) {
     case 'string':
       if (typeof value !== 'string' || value.length === 0) {
@@ -306,8 +307,10 @@ export async function readConfigFile(file: string): Promise<Partial<MessageStore
   } catch (error) {
     throw configError(`cannot read configFile ${file}: ${(error as Error).message}`);
   }
-  const flat = parseProperties(text) as Record<string, unknown>;
-  return checkAll(flat, true);
+  // From the pairs, not parse(): parse() assigns `__proto__=…` to the result's prototype, so
+  // that line would vanish instead of being refused as an unknown key. Later lines win.
+  const pairs = parseLines(text).filter((line): line is [string, string] => Array.isArray(line));
+  return checkAll(Object.fromEntries(pairs), true);
 }
 
 /** Checks keys given as text (command-line flags), exactly as lines of a config file. */
@@ -320,7 +323,7 @@ export function configFromText(pairs: Readonly<Record<string, string>>): Partial
  * object (which wins). Rejects unknown keys and out-of-range values with E_CONFIG_INVALID.
  */
 export async function resolveConfig(options: MessageStoreOptions): Promise<MessageStoreConfig> {
-  if (options === null || typeof options !== 'object') {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw configError('MessageStore.open needs an options object with storePathRootDir');
   }
   const direct = checkAll(options as Record<string, unknown>, false);
@@ -340,7 +343,7 @@ export async function resolveConfig(options: MessageStoreOptions): Promise<Messa
 
 /** Validates an updateConfig() partial: known, runtime-tunable keys with valid values. */
 export function checkRuntimeUpdate(partial: Record<string, unknown>): Partial<MessageStoreConfig> {
-  if (partial === null || typeof partial !== 'object') {
+  if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) {
     throw configError('updateConfig needs an object of configuration keys');
   }
   const checked = checkAll(partial, false);

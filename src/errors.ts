@@ -24,6 +24,29 @@ export type StoreErrorCode =
   /** A worker thread died or failed an internal check. */
   | 'E_WORKER_FAILED';
 
+/**
+ * A short, never-throwing description of an argument for error messages. String() throws on
+ * objects without a prototype and on objects whose toString throws; JSON.stringify throws on
+ * bigints and cycles: a bad argument must still get its typed error.
+ */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+    case 'bigint':
+      return `${value}n`;
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    case 'object':
+      if (value === null) return 'null';
+      return Array.isArray(value) ? 'an array' : 'an object';
+    default:
+      return String(value);
+  }
+}
+
 /** What the store was doing when an I/O error happened (maps to RocketMQ's statuses). */
 export type StoreOperation = 'create-segment' | 'write' | 'fsync' | 'other';
 

@@ -9,6 +9,7 @@
 //                 (validate)     (offsets)      (SAB)   (pwritev/fsync)
 
 import { stat, statfs, mkdir, realpath } from 'node:fs/promises';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { assert, assertNever } from './assert.js';
 import {
@@ -18,7 +19,7 @@ import {
   recordBytesMax,
   resolveConfig,
 } from './config.js';
-import { deserializeError, type SerializedError, StoreError } from './errors.js';
+import { describeValue, deserializeError, type SerializedError, StoreError } from './errors.js';
 import {
   BLANK_RECORD_BYTES,
   type MessageExt,
@@ -30,7 +31,7 @@ import {
 import { encodeHostAddress } from './format/host_address.js';
 import { ExpiryTimer, Fifo } from './fifo.js';
 import type { StorageSpec } from './io/storage.js';
-import { type BatchInput, type MessageInput, type PreparedPut, PutPreparer } from './put_request.js';
+import { type BatchInput, isStringArray, type MessageInput, type PreparedPut, PutPreparer } from './put_request.js';
 import type { QueueOffsetEntry } from './recovery/queue_offset_table.js';
 import type {
   DerivedRecoveryReport,
@@ -340,7 +341,10 @@ export class MessageStore {
    */
   static async open(options: MessageStoreOptions, internals: MessageStoreInternals = {}): Promise<MessageStore> {
     const config = await resolveConfig(options);
-    const root = await prepareRootDir(config.storePathRootDir);
+    const root = await prepareDir('storePathRootDir', config.storePathRootDir);
+    // Checked here, not first in the writer: a bad CommitLog directory is the caller's mistake
+    // (E_STORE_DIR), not a worker failure.
+    await prepareDir('storePathCommitLog', config.storePathCommitLog);
     const lock = await StoreLock.acquire(root);
     const workers: Worker[] = [];
     try {
@@ -943,7 +947,7 @@ export class MessageStore {
     checkInteger('offset', offset);
     checkInteger('maxMsgNums', maxMsgNums, 1, 2147483647);
     if (subscription !== undefined) {
-      if (subscription === null || typeof subscription !== 'object' || !Array.isArray(subscription.tags) || !subscription.tags.every((t) => typeof t === 'string')) {
+      if (subscription === null || typeof subscription !== 'object' || !isStringArray(subscription.tags)) {
         throw invalidArgument('subscription must be { tags: string[] }');
       }
     }
@@ -1056,7 +1060,7 @@ function invalidArgument(message: string): StoreError {
 }
 
 function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return describeValue(value);
 }
 
 function checkTopic(topic: unknown): asserts topic is string {
@@ -1069,20 +1073,44 @@ function checkInteger(name: string, value: unknown, min = Number.MIN_SAFE_INTEGE
   }
 }
 
-async function prepareRootDir(root: string): Promise<string> {
+/** Creates the directory `dir` (config key `key`) if needed; its real path. Rejects E_STORE_DIR. */
+async function prepareDir(key: string, dir: string): Promise<string> {
   try {
-    const info = await stat(root).catch((error: NodeJS.ErrnoException) => {
+    const info = await stat(dir).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return null;
       throw error;
     });
     if (info !== null && !info.isDirectory()) {
-      throw new StoreError('E_STORE_DIR', `storePathRootDir ${root} exists and is not a directory`);
+      throw new StoreError('E_STORE_DIR', `${key} ${dir} exists and is not a directory`);
     }
-    await mkdir(root, { recursive: true, mode: 0o755 });
-    return await realpath(root);
+    if (info === null) await mkdirParents(dir, DIR_DEPTH_MAX);
+    return await realpath(dir);
   } catch (error) {
     if (error instanceof StoreError) throw error;
-    throw new StoreError('E_STORE_DIR', `cannot use storePathRootDir ${root}: ${(error as Error).message}`, { cause: error });
+    throw new StoreError('E_STORE_DIR', `cannot use ${key} ${dir}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** More path levels than any real store directory has (PATH_MAX is 4096 bytes). */
+const DIR_DEPTH_MAX = 2048;
+
+/**
+ * mkdir -p with a bound. Node 20's fs.mkdir({ recursive: true }) loops forever when mkdir keeps
+ * failing with ENOENT although the parent exists (a path under /proc/self, some FUSE mounts):
+ * the open would hang instead of failing. Here each level is tried once after its parent.
+ */
+async function mkdirParents(dir: string, depthLeft: number): Promise<void> {
+  try {
+    await mkdir(dir, { mode: 0o755 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    const parent = path.dirname(dir);
+    if (code !== 'ENOENT' || parent === dir || depthLeft === 0) throw error;
+    await mkdirParents(parent, depthLeft - 1);
+    await mkdir(dir, { mode: 0o755 }).catch((again: NodeJS.ErrnoException) => {
+      if (again.code !== 'EEXIST') throw again;
+    });
   }
 }
 

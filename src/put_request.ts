@@ -3,7 +3,7 @@
 // RocketMQ rejects with a status return that status. The result carries pre-encoded parts, so
 // the sequencer only stamps offsets and copies bytes.
 
-import { StoreError } from './errors.js';
+import { describeValue, StoreError } from './errors.js';
 import {
   BLANK_RECORD_BYTES,
   buildPropertiesString,
@@ -77,7 +77,7 @@ function invalidArgument(message: string): StoreError {
 
 function checkInt32(name: string, value: unknown, min = INT32_MIN): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > INT32_MAX) {
-    throw invalidArgument(`${name} must be an integer in [${min}, ${INT32_MAX}], got ${String(value)}`);
+    throw invalidArgument(`${name} must be an integer in [${min}, ${INT32_MAX}], got ${describeValue(value)}`);
   }
   return value;
 }
@@ -89,13 +89,17 @@ function checkOptionalInt32(name: string, value: unknown, fallback: number, min 
 function checkTimestamp(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw invalidArgument(`${name} must be a safe integer (ms since the epoch), got ${String(value)}`);
+    throw invalidArgument(`${name} must be a safe integer (ms since the epoch), got ${describeValue(value)}`);
   }
   return value;
 }
 
 function checkBody(value: unknown): Uint8Array {
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (typeof value === 'string') {
+    // Stored as U+FFFD otherwise: the bytes acknowledged would not be the text sent.
+    if (!wellFormed(value)) throw invalidArgument('body is not well-formed UTF-16 (a lone surrogate); send bytes instead');
+    return Buffer.from(value, 'utf8');
+  }
   if (value instanceof Uint8Array) return value;
   throw invalidArgument(`body must be a Uint8Array or a string, got ${value === null ? 'null' : typeof value}`);
 }
@@ -119,27 +123,35 @@ function checkStringProperty(name: string, value: unknown): string | undefined {
   return value;
 }
 
+/** True for an array with a string at every index (every() would skip the holes of a sparse one). */
+export function isStringArray(value: unknown): value is string[] {
+  if (!Array.isArray(value)) return false;
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return false;
+  return true;
+}
+
 function checkKeys(value: unknown): string | string[] | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') {
     checkText('keys', value);
     return value;
   }
-  if (Array.isArray(value) && value.every((k) => typeof k === 'string')) {
-    for (const k of value as string[]) checkText('keys', k);
-    return value as string[];
+  if (isStringArray(value)) {
+    for (const k of value) checkText('keys', k);
+    return value;
   }
   throw invalidArgument('keys must be a string or an array of strings');
 }
 
 function checkProperties(value: unknown): Record<string, string> | undefined {
   if (value === undefined) return undefined;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw invalidArgument('properties must be an object of string values');
-  }
-  for (const [name, v] of Object.entries(value)) {
+  // Only a plain object: a Map (or any class instance) has no own entries to store, and its
+  // properties would be dropped without a word.
+  const plain = value !== null && typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value));
+  if (!plain) throw invalidArgument('properties must be a plain object of string values');
+  for (const [name, v] of Object.entries(value as object)) {
     if (name.length === 0) throw invalidArgument('property names must not be empty');
-    if (typeof v !== 'string') throw invalidArgument(`property ${name} must be a string, got ${typeof v}`);
+    if (typeof v !== 'string') throw invalidArgument(`property ${name} must be a string, got ${describeValue(v)}`);
     if (v.length === 0) throw invalidArgument(`property ${name} must not be empty (RocketMQ drops empty values)`);
     checkText(`property ${name}`, name);
     checkText(`property ${name}`, v);
@@ -220,16 +232,21 @@ export class PutPreparer {
     }
     const bornHost = hostBytesOf(batch.bornHost, this.limits.storeHost, this.hostCache);
     const bornTimestamp = checkTimestamp('bornTimestamp', batch.bornTimestamp, Date.now());
-    const checked = batch.messages.map((m, i) => {
+    // An index loop, not map(): map() skips the holes of a sparse array, which then reach the
+    // encoder as undefined.
+    const checked = [];
+    for (let i = 0; i < batch.messages.length; i++) {
+      const m: unknown = batch.messages[i];
       if (m === null || typeof m !== 'object') throw invalidArgument(`batch.messages[${i}] must be an object`);
-      return {
-        body: checkBody(m.body),
-        tags: checkStringProperty('tags', m.tags),
-        keys: checkKeys(m.keys),
-        properties: checkProperties(m.properties),
-        flag: checkOptionalInt32('flag', m.flag, 0),
-      };
-    });
+      const message = m as BatchInput['messages'][number];
+      checked.push({
+        body: checkBody(message.body),
+        tags: checkStringProperty('tags', message.tags),
+        keys: checkKeys(message.keys),
+        properties: checkProperties(message.properties),
+        flag: checkOptionalInt32('flag', message.flag, 0),
+      });
+    }
     if (typeof topic === 'string') return topic;
     const records: RecordParts[] = [];
     let sizeBytes = 0;
