@@ -111,6 +111,17 @@ export interface MessageStoreConfig {
    * to stderr once a minute, as RocketMQ writes them to store.log (false).
    */
   pageCacheRtLogEnable: boolean;
+  /**
+   * RocketMQ 5: end every record's properties with `__CRC32#` and a CRC32 of the whole record
+   * (the body CRC alone leaves header, topic and properties unprotected against torn writes).
+   * 20 bytes per record (false, as in RocketMQ).
+   */
+  enabledAppendPropCRC: boolean;
+  /**
+   * RocketMQ 5: recovery requires every record to carry a matching appended CRC (and skips the
+   * body CRC, which it covers). Only for stores written with enabledAppendPropCRC from the start (false).
+   */
+  forceVerifyPropCRC: boolean;
   /** Path of a broker.conf-style properties file read at open (keys as above). */
   configFile: string;
 }
@@ -176,6 +187,8 @@ const SCHEMA: Record<keyof MessageStoreConfig, KeySpec> = {
   diskSpaceCleanForciblyRatio: { kind: 'int', min: 1, max: 100, runtime: true },
   cleanFileForciblyEnable: { kind: 'bool', runtime: true },
   pageCacheRtLogEnable: { kind: 'bool', runtime: true },
+  enabledAppendPropCRC: { kind: 'bool', runtime: true },
+  forceVerifyPropCRC: { kind: 'bool', runtime: false },
   configFile: { kind: 'string', runtime: false },
 };
 
@@ -231,6 +244,8 @@ const DEFAULTS: Omit<MessageStoreConfig, 'storePathRootDir' | 'storePathCommitLo
   diskSpaceCleanForciblyRatio: 85,
   cleanFileForciblyEnable: true,
   pageCacheRtLogEnable: false,
+  enabledAppendPropCRC: false,
+  forceVerifyPropCRC: false,
 };
 
 function configError(message: string): StoreError {

@@ -268,6 +268,7 @@ export class MessageStore {
       maxMessageSize: config.maxMessageSize,
       segmentSizeBytes: this.segmentSizeBytes,
       storeHost: this.storeHostBytes,
+      appendRecordCrc: config.enabledAppendPropCRC,
     });
     this.scratch = Buffer.allocUnsafe(recordBytesMax(config.maxMessageSize) + 64);
     this.scratchView = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
@@ -846,7 +847,7 @@ export class MessageStore {
     if (this.state !== 'open') throw new StoreError('E_STORE_CLOSED', 'the store is not open');
     const previous = this.config;
     this.config = { ...this.config, ...checked };
-    this.preparer.limits = { ...this.preparer.limits, maxMessageSize: this.config.maxMessageSize };
+    this.preparer.limits = { ...this.preparer.limits, maxMessageSize: this.config.maxMessageSize, appendRecordCrc: this.config.enabledAppendPropCRC };
     // A shorter timeout applies to puts already waiting too; shifting every deadline by the same
     // amount keeps each queue in deadline order, which the expiry timers rely on.
     this.flushExpiry.shorten(previous.syncFlushTimeout - this.config.syncFlushTimeout);

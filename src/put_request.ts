@@ -17,6 +17,7 @@ import {
   TOPIC_V2_BYTES_MAX,
 } from './format/commit_log_record.js';
 import { encodeHostAddress } from './format/host_address.js';
+import { withCrcReserve } from './format/record_crc.js';
 import { takesQueueOffset } from './recovery/queue_offset_table.js';
 import { PutMessageStatus } from './status.js';
 import { recordBytesMax } from './config.js';
@@ -65,6 +66,8 @@ export interface PrepareLimits {
   maxMessageSize: number;
   segmentSizeBytes: number;
   storeHost: Uint8Array;
+  /** enabledAppendPropCRC: reserve the appended record CRC (the writer fills it). */
+  appendRecordCrc?: boolean;
 }
 
 const INT32_MIN = -2147483648;
@@ -280,8 +283,10 @@ export class PutPreparer {
     queueId: number,
   ): { parts: RecordParts; size: number } | PutMessageStatus {
     if (body.length > this.limits.maxMessageSize) return PutMessageStatus.MESSAGE_ILLEGAL;
-    const propertiesText = tags === undefined && keys === undefined && properties === undefined
+    let propertiesText = tags === undefined && keys === undefined && properties === undefined
       ? '' : buildPropertiesString(tags, keys, properties);
+    // Counted in the 32767-byte properties limit, as RocketMQ counts it.
+    if (this.limits.appendRecordCrc === true) propertiesText = withCrcReserve(propertiesText);
     const propertiesBytes = propertiesText.length === 0 ? EMPTY : Buffer.from(propertiesText, 'utf8');
     if (propertiesBytes.length > PROPERTIES_BYTES_MAX) return PutMessageStatus.PROPERTIES_SIZE_EXCEEDED;
     const size = recordSizeBytes(body.length, topic.length, propertiesBytes.length, bornHost.length, this.limits.storeHost.length);

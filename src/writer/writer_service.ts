@@ -91,8 +91,16 @@ export class WriterService {
       commitLogDir: config.storePathCommitLog,
       segmentSizeBytes: config.mappedFileSizeCommitLog,
       checkCrc: config.checkCRCOnRecover,
+      requireRecordCrc: config.forceVerifyPropCRC,
     });
-    const scan = { segments: recoverer.segmentsToScan(), segmentSizeBytes: config.mappedFileSizeCommitLog, verifyCrc: config.checkCRCOnRecover, storage: init.storage, threads: init.recoveryScanThreads };
+    const scan = {
+      segments: recoverer.segmentsToScan(),
+      segmentSizeBytes: config.mappedFileSizeCommitLog,
+      verifyCrc: config.checkCRCOnRecover,
+      requireRecordCrc: config.forceVerifyPropCRC,
+      storage: init.storage,
+      threads: init.recoveryScanThreads,
+    };
     const first = scan.segments[0];
     const threads = scanThreadsFor(scan, first === undefined ? undefined : () => probeReadRate(storage, first.path));
     const prescanned = threads > 1 ? await scanSegmentsInParallel(scan, threads) : undefined;

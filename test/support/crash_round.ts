@@ -28,9 +28,17 @@ export const CRASH_FILLER_BYTES_MAX = 3000;
 export const CRASH_BATCH_COUNT_MAX = 8;
 /**
  * Power-loss rounds keep every file's contents in memory while replaying the journal: small
- * consume queue and index files (the parent reopens with the same values).
+ * consume queue and index files (the parent reopens with the same values). A torn last write
+ * can cut a record inside its topic or properties, which the body CRC does not cover: these
+ * stores append RocketMQ 5's record CRC and recovery requires it.
  */
-export const POWER_LOSS_STORE_OPTIONS = { mappedFileSizeConsumeQueue: 20 * 1000, maxHashSlotNum: 512, maxIndexNum: 4096 } as const;
+export const POWER_LOSS_STORE_OPTIONS = {
+  mappedFileSizeConsumeQueue: 20 * 1000,
+  maxHashSlotNum: 512,
+  maxIndexNum: 4096,
+  enabledAppendPropCRC: true,
+  forceVerifyPropCRC: true,
+} as const;
 const BODY_MAGIC = 'mqcrash';
 const PROBLEMS_MAX = 50;
 
