@@ -179,9 +179,13 @@ export class CommitLogFiles {
       const file = path.join(this.dir, segmentName(start));
       const modifiedMs = this.storage.modifiedMs(file);
       if (!options.force && modifiedMs > options.expiredBeforeMs) break;
-      if (deletedCount > 0 && options.pauseMs > 0) await sleep(options.pauseMs);
       const open = this.segments.get(start);
-      if (open !== undefined) this.closeSegment(open);
+      // Not while a flush may still be syncing it (its descriptor must stay open until then):
+      // the next run deletes it. Stopping here keeps the log without holes.
+      if (open !== undefined && open.flushedEnd < open.wroteEnd) break;
+      if (deletedCount > 0 && options.pauseMs > 0) await sleep(options.pauseMs);
+      // closeBefore() may have closed it during the pause.
+      if (open !== undefined && this.segments.get(start) === open) this.closeSegment(open);
       try {
         this.storage.unlink(file);
         this.storage.fsyncDir(this.dir);

@@ -1,4 +1,4 @@
-// Regressions found by the power-loss campaign (native-free-bench/crash_loop.js --power-loss),
+// Regressions found by the reliability campaigns (crash_loop.js --power-loss, soak.js),
 // each named after what failed.
 
 import { test } from 'node:test';
@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MessageStore } from '../../src/index.js';
+import { faultyStorageSpec } from '../support/faulty_storage.js';
 
 const SEGMENT_BYTES = 64 * 1024;
 
@@ -62,6 +63,36 @@ test('after a power cut a segment comes back empty while the next one kept recor
     const kept = offsets.filter((o) => o < Number(emptied)).at(-1)!;
     assert.equal((await store.lookMessageByOffset(kept))?.body.equals(body), true);
     assert.equal((await store.putMessage({ topic: 'Pw', queueId: 0, body })).putMessageStatus, 'PUT_OK');
+  } finally {
+    await store.close();
+  }
+});
+
+test('retention deleting a segment whose fdatasync is still in flight no longer fences the store with EBADF (found by the soak)', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-soak-regress-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const store = await MessageStore.open(
+    {
+      storePathRootDir: root,
+      mappedFileSizeCommitLog: SEGMENT_BYTES,
+      flushIntervalCommitLog: 10,
+      flushCommitLogLeastPages: 0,
+      fileReservedTime: 0,
+      deleteWhen: Array.from({ length: 24 }, (_, h) => String(h).padStart(2, '0')).join(';'),
+      deleteCommitLogFilesInterval: 0,
+    },
+    faultyStorageSpec({ fsyncDelayMs: 150 }),
+  );
+  try {
+    const body = Buffer.alloc(1000, 0x63);
+    for (let i = 0; i < 400; i++) assert.equal((await store.putMessage({ topic: 'Soak', queueId: 0, body })).putMessageStatus, 'PUT_OK');
+    // Flushes take ≥ 150 ms per segment: deletions run while one is syncing old segments.
+    const deadline = performance.now() + 1500;
+    while (performance.now() < deadline) {
+      await store.deleteExpiredFilesManually();
+      assert.equal((await store.putMessage({ topic: 'Soak', queueId: 0, body })).putMessageStatus, 'PUT_OK');
+    }
+    assert.ok(store.getMinPhyOffset() > 0, 'retention deleted segments');
   } finally {
     await store.close();
   }
