@@ -1,5 +1,5 @@
 // Goal: a process killed with SIGKILL while sending loses no acknowledged message, and recovery leaves a log with no torn record, no gap and no duplicate.
-// Method: seeded rounds on one store dir: spawn crash_writer_child, SIGKILL it after 50–400 ms, reopen, check acks byte for byte and walk the whole log.
+// Method: seeded rounds on one store dir: spawn crash_writer_child, SIGKILL it after 50–400 ms (every 5th round 20–300 ms after spawn, during its recovery of the crash the round before left), reopen, check acks byte for byte and walk the whole log.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -23,7 +23,10 @@ function assertRoundClean(report: RoundReport): void {
   const where = `seed ${SEED} (MQSTORE_CRASH_SEED=${SEED}) round ${report.round} ${report.flushDiskType} kill after ${report.killAfterMs} ms`;
   assert.deepEqual(report.problems, [], `${where}: ${report.problems.length} problems:\n  ${report.problems.join('\n  ')}`);
   assert.equal(report.killed, true, `${where}: the child was not killed by SIGKILL`);
-  assert.equal(report.recovery?.mode, 'abnormal', `${where}: recovery mode after SIGKILL`);
+  // Left crashed for an early-kill round (killed during its own recovery): checked then.
+  if (!report.checkDeferred && (!report.killedEarly || report.childRecovery !== null)) {
+    assert.equal(report.recovery?.mode, 'abnormal', `${where}: recovery mode after SIGKILL`);
+  }
 }
 
 test(`every acknowledged put survives SIGKILL and recovery leaves a clean log, over ${ROUNDS} kill rounds on one store`, { timeout: 120_000 }, async (t) => {
@@ -37,7 +40,9 @@ test(`every acknowledged put survives SIGKILL and recovery leaves a clean log, o
     assertRoundClean(report);
     if (report.flushDiskType === 'ASYNC_FLUSH') asyncRounds++;
     ackedTotal += report.ackedMessages;
-    assert.equal(report.checkedMessages, ackedTotal, `seed ${SEED} round ${round}: every acknowledged message of every round is checked`);
+    if (!report.checkDeferred) {
+      assert.equal(report.checkedMessages, ackedTotal, `seed ${SEED} round ${round}: every acknowledged message of every round is checked`);
+    }
   }
   assert.ok(asyncRounds >= 3, `seed ${SEED}: some rounds use ASYNC_FLUSH`);
   assert.ok(ackedTotal > 0, `seed ${SEED}: the children acknowledged messages before being killed`);

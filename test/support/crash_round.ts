@@ -335,7 +335,11 @@ interface ChildRun {
 
 const READY_TIMEOUT_MS = 20000;
 
-async function runChild(args: string[], killAfterMs: number): Promise<ChildRun> {
+/**
+ * Runs the child and SIGKILLs it `killAfterMs` after it is ready, or with `early` that long
+ * after it was spawned, whatever it is doing (its own open and recovery included).
+ */
+async function runChild(args: string[], killAfterMs: number, early = false): Promise<ChildRun> {
   const startedMs = performance.now();
   const child = spawn(process.execPath, [CRASH_CHILD_PATH, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   // 'close' comes after 'exit' and after the last stderr chunk: the lock is released by then.
@@ -357,20 +361,26 @@ async function runChild(args: string[], killAfterMs: number): Promise<ChildRun> 
     setTimeout(() => resolve(null), READY_TIMEOUT_MS).unref();
   });
   const problems: string[] = [];
-  const readyLine = await ready;
+  let readyLine: string | null;
+  if (early) {
+    await new Promise((resolve) => setTimeout(resolve, killAfterMs));
+    readyLine = /^ready (.*)\n/m.exec(stdout)?.[1] ?? null;
+  } else {
+    readyLine = await ready;
+  }
   const readyMs = performance.now() - startedMs;
   let childRecovery: ChildRun['childRecovery'] = null;
   if (readyLine === null) {
-    problems.push(`child never reported ready (stderr: ${stderr.trim() || '-'})`);
+    if (!early) problems.push(`child never reported ready (stderr: ${stderr.trim() || '-'})`);
   } else {
     childRecovery = JSON.parse(readyLine) as ChildRun['childRecovery'];
-    await new Promise((resolve) => setTimeout(resolve, killAfterMs));
+    if (!early) await new Promise((resolve) => setTimeout(resolve, killAfterMs));
   }
   const aliveBeforeKill = child.exitCode === null && child.signalCode === null;
   child.kill('SIGKILL');
   const exit = await exited;
   const killed = aliveBeforeKill && exit.signal === 'SIGKILL';
-  if (readyLine !== null && !killed) problems.push(`child exited by itself (code ${exit.code}, signal ${exit.signal}); stderr: ${stderr.trim() || '-'}`);
+  if ((readyLine !== null || early) && !killed) problems.push(`child exited by itself (code ${exit.code}, signal ${exit.signal}); stderr: ${stderr.trim() || '-'}`);
   // STORE FAILED / UNEXPECTED come from the child; MQSTORE_RECOVERY warnings from its own open.
   if (/STORE FAILED|UNEXPECTED|MQSTORE_RECOVERY/.test(stderr)) problems.push(`child reported: ${stderr.trim()}`);
   return { childRecovery, readyMs, killed, stderr, problems };
@@ -391,6 +401,11 @@ export interface CrashCampaignOptions {
   /** Cap on the child's body bytes per second (0 = none); keeps the full walk per round short. */
   rateBytesPerSecond?: number;
   /**
+   * Rounds that kill the child 20–300 ms after it is spawned, ready or not: during its open and
+   * recovery of the previous round's crash (default: every 5th round, 4, 9, 14…).
+   */
+  killEarlyFor?: (round: number) => boolean;
+  /**
    * Cut the power instead of only killing the process: the child journals every change and the
    * store is rewritten to what a power cut leaves (test/support/power_loss_storage.ts); null
    * for a plain SIGKILL round. ASYNC_FLUSH acknowledgements past the durable end may then be
@@ -405,6 +420,10 @@ export interface RoundReport {
   streamSeed: number;
   flushDiskType: FlushDiskType;
   killAfterMs: number;
+  /** Killed that long after the spawn, maybe during the child's own open and recovery. */
+  killedEarly: boolean;
+  /** The store was left crashed for the next (early-kill) round, which checks these acks. */
+  checkDeferred: boolean;
   killed: boolean;
   /** Puts and messages acknowledged in this round. */
   ackedPuts: number;
@@ -432,6 +451,8 @@ export class CrashCampaign {
   private readonly prng: Prng;
   /** Every acknowledgement of every round so far. */
   private readonly history: Ack[] = [];
+  /** The last round ended with the parent's clean close (not left crashed for the next). */
+  private closedCleanly = true;
 
   constructor(options: CrashCampaignOptions) {
     this.options = {
@@ -441,6 +462,7 @@ export class CrashCampaign {
       concurrency: 16,
       rateBytesPerSecond: 2 * 1024 * 1024,
       powerLossFor: () => null,
+      killEarlyFor: (round) => round % 5 === 4,
       ...options,
     };
     this.storeDir = path.join(options.dir, 'store');
@@ -469,7 +491,8 @@ export class CrashCampaign {
     const startedMs = performance.now();
     const streamSeed = mix32(this.options.seed, round + 1);
     const flushDiskType = this.options.flushDiskTypeFor(round);
-    const killAfterMs = this.prng.inRange(this.options.killAfterMsMin, this.options.killAfterMsMax);
+    const early = this.options.killEarlyFor(round);
+    const killAfterMs = early ? this.prng.inRange(20, 300) : this.prng.inRange(this.options.killAfterMsMin, this.options.killAfterMsMax);
     const ackFile = path.join(this.ackDir, `round-${round}.acks`);
     const powerLossMode = this.options.powerLossFor(round);
     const snapshotDir = path.join(this.options.dir, 'power-snapshot');
@@ -484,9 +507,10 @@ export class CrashCampaign {
         '--segment-bytes', String(CRASH_SEGMENT_BYTES), '--concurrency', String(this.options.concurrency),
         '--rate-bytes', String(this.options.rateBytesPerSecond), ...(powerLossMode !== null ? ['--power-journal', journal] : [])],
       killAfterMs,
+      early,
     );
     const problems = [...child.problems];
-    if (round > 0 && child.childRecovery !== null && (child.childRecovery.mode !== 'normal' || child.childRecovery.fullScan)) {
+    if (round > 0 && this.closedCleanly && child.childRecovery !== null && (child.childRecovery.mode !== 'normal' || child.childRecovery.fullScan)) {
       problems.push(`the child's open after a clean close recovered in mode ${child.childRecovery.mode}, fullScan ${child.childRecovery.fullScan}`);
     }
     let powerLoss: RoundReport['powerLoss'] = null;
@@ -502,6 +526,20 @@ export class CrashCampaign {
     }
     let acks = fs.existsSync(ackFile) ? parseAcks(fs.readFileSync(ackFile, 'latin1'), problems) : [];
     for (const ack of acks) if (ack.seed !== streamSeed) problems.push(`ack of stream ${ack.seed} in round ${round}`);
+    // Before an early-kill round the store stays crashed, so that child is killed during the
+    // recovery of this crash; its acks are checked after the next round.
+    if (powerLossMode === null && this.options.powerLossFor(round + 1) === null && this.options.killEarlyFor(round + 1)) {
+      this.history.push(...acks);
+      this.closedCleanly = false;
+      return {
+        round, streamSeed, flushDiskType, killAfterMs, killedEarly: early, checkDeferred: true, killed: child.killed,
+        ackedPuts: acks.length, ackedMessages: acks.reduce((n, a) => n + a.msgNum, 0), checkedMessages: 0, walkedRecords: 0, blanks: 0,
+        logEndPhysicalOffset: -1, recovery: null, childRecovery: child.childRecovery,
+        timings: { readyMs: child.readyMs, openMs: 0, verifyMs: 0, roundMs: performance.now() - startedMs },
+        powerLoss: null, lostAsyncMessages: 0, problems: problems.slice(0, PROBLEMS_MAX),
+      };
+    }
+    this.closedCleanly = true;
 
     const openStartedMs = performance.now();
     let store: MessageStore | null = null;
@@ -527,8 +565,10 @@ export class CrashCampaign {
     this.history.push(...acks);
     if (store !== null && recovery !== null) {
       try {
-        if (child.killed && recovery.mode !== 'abnormal') problems.push(`recovery mode ${recovery.mode} after SIGKILL, expected abnormal`);
-        if (child.killed && recovery.lastExitOK) problems.push('recovery saw lastExitOK after SIGKILL');
+        // Killed before its open wrote `abort`, the child leaves the store as the last clean close did.
+        const opened = !early || child.childRecovery !== null;
+        if (child.killed && opened && recovery.mode !== 'abnormal') problems.push(`recovery mode ${recovery.mode} after SIGKILL, expected abnormal`);
+        if (child.killed && opened && recovery.lastExitOK) problems.push('recovery saw lastExitOK after SIGKILL');
         for (const event of recovery.events) {
           // After a power cut recovery may find valid records past a cut (a later file's writes
           // reached the disk, an earlier file's did not): those were never acknowledged as
@@ -552,6 +592,8 @@ export class CrashCampaign {
       streamSeed,
       flushDiskType,
       killAfterMs,
+      killedEarly: early,
+      checkDeferred: false,
       killed: child.killed,
       ackedPuts: acks.length,
       ackedMessages,
@@ -574,7 +616,7 @@ export function formatRound(seed: number, report: RoundReport): string {
   const t = report.timings;
   const status = report.problems.length === 0 ? 'ok' : `FAIL (${report.problems.length} problems)`;
   return (
-    `round ${report.round} seed ${seed} ${report.flushDiskType} kill@${report.killAfterMs}ms ` +
+    `round ${report.round} seed ${seed} ${report.flushDiskType} kill@${report.killAfterMs}ms${report.killedEarly ? ' after spawn' : ''} ` +
     `acked ${report.ackedMessages} msgs/${report.ackedPuts} puts, checked ${report.checkedMessages}, ` +
     `log ${report.walkedRecords} records/${Math.ceil(report.logEndPhysicalOffset / CRASH_SEGMENT_BYTES)} segments, ` +
     (report.powerLoss !== null
@@ -582,6 +624,6 @@ export function formatRound(seed: number, report: RoundReport): string {
         `${report.lostAsyncMessages} ASYNC acks past the durable end, `
       : '') +
     `recovery ${report.recovery?.mode ?? '-'} ${t.openMs.toFixed(0)}ms, verify ${t.verifyMs.toFixed(0)}ms, ` +
-    `round ${t.roundMs.toFixed(0)}ms: ${status}`
+    `round ${t.roundMs.toFixed(0)}ms: ${status}${report.checkDeferred ? ' (left crashed: checked next round)' : ''}`
   );
 }
