@@ -556,8 +556,8 @@ export class ConsumeQueueStore {
    * RocketMQ ConsumeQueue.recover: from the third-last file on, the end is the first unit with
    * offset < 0 or size ≤ 0 (a zero unit included); mqstore also ends it at a unit that starts
    * before the previous one ended (units follow the CommitLog, so that is damage) and at a
-   * filler after a unit. Files after it are deleted and the rest of its file is re-zeroed.
-   * Returns whether anything had to be cut.
+   * filler after a unit or outside the first file. Files after it are deleted and the rest of
+   * its file is re-zeroed. Returns whether anything had to be cut.
    */
   private recover(queue: QueueState): boolean {
     const first = queue.fileStarts[0]!;
@@ -567,15 +567,19 @@ export class ConsumeQueueStore {
     let stoppedOnDamage = false;
     const startIndex = Math.max(0, queue.fileStarts.length - 3);
     let unitEnd = -1;
+    let inFirstFile = false;
     const accept = (entry: ConsumeQueueEntry): boolean => {
       if (entry.physicalOffset < 0 || entry.sizeBytes <= 0) return false;
       const kind = consumeQueueEntryKind(entry);
-      if (kind === 'filler') return unitEnd < 0;
+      // Fillers pre-fill only the first file (it always holds the first unit): a filler in a
+      // later file is damage, and minBytes (leading fillers of the first file) would sit below it.
+      if (kind === 'filler') return unitEnd < 0 && inFirstFile;
       if (kind !== 'unit' || entry.physicalOffset < unitEnd) return false;
       unitEnd = entry.physicalOffset + entry.sizeBytes;
       return true;
     };
     for (const fileStart of queue.fileStarts.slice(startIndex)) {
+      inFirstFile = fileStart === first;
       const scan = this.scanFile(queue, fileStart, accept);
       endBytes = fileStart + scan.validBytes;
       if (scan.maxPhysicalOffset >= 0) maxPhysicalOffset = scan.maxPhysicalOffset;

@@ -397,6 +397,12 @@ export function recordInvalidReason(
   if (magic !== MAGIC_V1 && magic !== MAGIC_V2) return `bad magic 0x${(magic >>> 0).toString(16)}`;
   if (totalSize < RECORD_FIXED_BYTES) return `total size ${totalSize} below the minimum`;
   if (totalSize > available) return `total size ${totalSize} exceeds the ${available} bytes available`;
+  // The CRC covers only the body: a damaged QUEUEID or QUEUEOFFSET would otherwise reach the
+  // consume queues and the queue offset table (which take int32 ≥ 0 and safe integers ≥ 0).
+  const queueId = buf.readInt32BE(position + POS_QUEUEID);
+  if (queueId < 0) return `queue id ${queueId} is negative`;
+  const queueOffset = readInt64(buf, position + POS_QUEUEOFFSET);
+  if (!Number.isSafeInteger(queueOffset) || queueOffset < 0) return `queue offset ${queueOffset} out of range`;
   const sysFlag = buf.readInt32BE(position + POS_SYSFLAG);
   const bodyLenPos = position + bodyLengthPosition(sysFlag);
   const end = position + totalSize;
@@ -407,7 +413,7 @@ export function recordInvalidReason(
   const topicLenBytes = magic === MAGIC_V2 ? 2 : 1;
   if (topicLenPos + topicLenBytes > end) return 'topic length beyond the record';
   const topicBytes = topicLenBytes === 2 ? buf.readInt16BE(topicLenPos) : buf.readInt8(topicLenPos);
-  if (topicBytes < 0 || topicLenPos + topicLenBytes + topicBytes + 2 > end) {
+  if (topicBytes < 1 || topicLenPos + topicLenBytes + topicBytes + 2 > end) {
     return `topic length ${topicBytes} out of range`;
   }
   const propsLenPos = topicLenPos + topicLenBytes + topicBytes;

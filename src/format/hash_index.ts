@@ -132,7 +132,8 @@ export interface HashIndexLayout {
  * physical offsets of entries whose key hash is `keyHash` and whose time lies in
  * [beginMs, endMs], newest first, at most `maxNum`. `readEntry` fills a 20-byte entry (from
  * memory or from a file). RocketMQ relies on prevIndex < current; a damaged chain could cycle,
- * so the walk is bounded by `indexNum` steps.
+ * so the walk stops at a prevIndex that is not older (≥ current) and, as a second guard, after
+ * `indexNum` steps: it reads at most `slotValue` entries.
  */
 export function walkIndexChain(
   header: IndexHeader,
@@ -150,6 +151,7 @@ export function walkIndexChain(
   for (let indexNumber = slotValue; stepsLeft > 0; stepsLeft--) {
     if (out.length >= maxNum) break;
     if (indexNumber >= indexNum) break; // only reachable when the header itself is damaged
+    if (indexNumber <= INDEX_INVALID) break; // callers check the slot value; the walk does not rely on it
     readEntry(indexNumber, entry);
     const keyHashRead = entry.readInt32BE(ENTRY_POS_KEY_HASH);
     const physicalOffsetRead = readInt64(entry, ENTRY_POS_PHYSICAL_OFFSET);
@@ -161,7 +163,7 @@ export function walkIndexChain(
     if (
       prevIndexRead <= INDEX_INVALID ||
       prevIndexRead > header.indexCount ||
-      prevIndexRead === indexNumber ||
+      prevIndexRead >= indexNumber ||
       timeRead < beginMs
     ) {
       break;

@@ -12,6 +12,7 @@ import type { Storage } from '../io/storage.js';
 
 export const QUEUE_OFFSETS_FILE = path.join('config', 'mqstoreQueueOffsets.json');
 const QUEUE_OFFSETS_VERSION = 1;
+const QUEUE_ID_MAX = 2147483647;
 
 /** [topic, queueId, next queue offset] */
 export type QueueOffsetEntry = [string, number, number];
@@ -87,6 +88,8 @@ export function readQueueOffsetSnapshot(
       if (!isPlainObject(queues)) return null;
       for (const [queueId, next] of Object.entries(queues)) {
         if (!Number.isSafeInteger(next) || next < 0 || !/^\d+$/.test(queueId)) return null;
+        // Queue ids are int32 ≥ 0 everywhere else (a damaged digit would reach the consume queues).
+        if (Number(queueId) > QUEUE_ID_MAX) return null;
         entries.push([topic, Number(queueId), next]);
       }
     }
