@@ -15,6 +15,7 @@ import {
   recordSizeBytes,
   SYSFLAG_TRANSACTION_NOT,
   TOPIC_V2_BYTES_MAX,
+  wellFormed,
 } from './format/commit_log_record.js';
 import { encodeHostAddress } from './format/host_address.js';
 import { withCrcReserve } from './format/record_crc.js';
@@ -105,11 +106,6 @@ function checkBody(value: unknown): Uint8Array {
   }
   if (value instanceof Uint8Array) return value;
   throw invalidArgument(`body must be a Uint8Array or a string, got ${value === null ? 'null' : typeof value}`);
-}
-
-/** False for strings with a lone surrogate: UTF-8 cannot carry them, they would be stored as U+FFFD. */
-function wellFormed(text: string): boolean {
-  return (text as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 function checkText(name: string, value: string): void {

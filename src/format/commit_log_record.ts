@@ -11,7 +11,7 @@
 
 import { crc32 } from 'node:zlib';
 import { assert } from '../assert.js';
-import { StoreError } from '../errors.js';
+import { describeValue, StoreError } from '../errors.js';
 import { decodeHostAddress, encodeHostAddress, IPV4_HOST_BYTES, IPV6_HOST_BYTES } from './host_address.js';
 import { checkRecordCrc } from './record_crc.js';
 
@@ -341,7 +341,67 @@ export function buildPropertiesString(
 }
 
 /** Encodes one complete record (for tools and tests; the store uses writeRecord directly). */
+function invalidArgument(message: string): StoreError {
+  return new StoreError('E_INVALID_ARGUMENT', message);
+}
+
+/** False for strings with a lone surrogate: UTF-8 cannot carry them, they would be stored as U+FFFD. */
+export function wellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+function checkIntegerField(name: string, value: unknown, min: number, max: number, optional: boolean): void {
+  if (optional && value === undefined) return;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalidArgument(`${name} must be an integer in [${min}, ${max}], got ${describeValue(value)}`);
+  }
+}
+
+function checkOptionalString(name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'string' || !wellFormed(value))) {
+    throw invalidArgument(`${name} must be a well-formed string, got ${describeValue(value)}`);
+  }
+}
+
+/** Every field of an encodeMessage input, checked before a byte is written: wrong types never wrap. */
+function checkEncodeInput(msg: unknown): asserts msg is EncodeMessageInput {
+  if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw invalidArgument(`encodeMessage needs a message object, got ${describeValue(msg)}`);
+  const m = msg as Record<string, unknown>;
+  if (typeof m.topic !== 'string' || !wellFormed(m.topic)) throw invalidArgument(`topic must be a well-formed string, got ${describeValue(m.topic)}`);
+  if (!(typeof m.body === 'string' ? wellFormed(m.body) : m.body instanceof Uint8Array)) {
+    throw invalidArgument(`body must be a Uint8Array or a well-formed string, got ${describeValue(m.body)}`);
+  }
+  if (typeof m.storeHost !== 'string') throw invalidArgument(`storeHost must be "ip:port", got ${describeValue(m.storeHost)}`);
+  if (m.bornHost !== undefined && typeof m.bornHost !== 'string') throw invalidArgument(`bornHost must be "ip:port", got ${describeValue(m.bornHost)}`);
+  const INT32_MAX = 2147483647;
+  checkIntegerField('queueId', m.queueId, 0, INT32_MAX, false);
+  checkIntegerField('queueOffset', m.queueOffset, 0, Number.MAX_SAFE_INTEGER, false);
+  checkIntegerField('commitLogOffset', m.commitLogOffset, 0, Number.MAX_SAFE_INTEGER, false);
+  checkIntegerField('storeTimestamp', m.storeTimestamp, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, false);
+  checkIntegerField('bornTimestamp', m.bornTimestamp, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true);
+  checkIntegerField('flag', m.flag, -INT32_MAX - 1, INT32_MAX, true);
+  checkIntegerField('sysFlag', m.sysFlag, -INT32_MAX - 1, INT32_MAX, true);
+  checkIntegerField('reconsumeTimes', m.reconsumeTimes, -INT32_MAX - 1, INT32_MAX, true);
+  checkIntegerField('preparedTransactionOffset', m.preparedTransactionOffset, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true);
+  checkOptionalString('tags', m.tags);
+  if (m.keys !== undefined && typeof m.keys !== 'string' && !(Array.isArray(m.keys) && m.keys.every((k) => typeof k === 'string'))) {
+    throw invalidArgument(`keys must be a string or an array of strings, got ${describeValue(m.keys)}`);
+  }
+  if (m.properties !== undefined) {
+    const p = m.properties;
+    const plain = p !== null && typeof p === 'object' && !Array.isArray(p) && [Object.prototype, null].includes(Object.getPrototypeOf(p));
+    if (!plain || !Object.values(p as object).every((v) => typeof v === 'string')) {
+      throw invalidArgument(`properties must be a plain object of strings, got ${describeValue(p)}`);
+    }
+  }
+}
+
+function checkBytes(name: string, buf: unknown): asserts buf is Uint8Array {
+  if (!(buf instanceof Uint8Array)) throw invalidArgument(`${name} must be a Buffer or Uint8Array, got ${describeValue(buf)}`);
+}
+
 export function encodeMessage(msg: EncodeMessageInput): Buffer {
+  checkEncodeInput(msg);
   const body = typeof msg.body === 'string' ? Buffer.from(msg.body, 'utf8') : msg.body;
   const storeHost = encodeHostAddress(msg.storeHost, 'storeHost');
   const bornHost = msg.bornHost === undefined ? storeHost : encodeHostAddress(msg.bornHost, 'bornHost');
@@ -441,6 +501,8 @@ export function recordInvalidReason(
  * well-formed record (including a body CRC mismatch unless `verifyCrc` is false).
  */
 export function decodeMessage(buf: Buffer | Uint8Array, offset = 0, verifyCrc = true): MessageExt {
+  checkBytes('buf', buf);
+  if (typeof offset !== 'number') throw invalidArgument(`offset must be a number, got ${describeValue(offset)}`);
   const view = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (!Number.isSafeInteger(offset) || offset < 0 || offset > view.length) {
     throw invalid(offset, 'offset outside the buffer');
@@ -509,6 +571,7 @@ function decodeValidRecord(buf: Buffer, position: number): MessageExt {
  * malformed record.
  */
 export function decodeMessages(buf: Buffer | Uint8Array, verifyCrc = true): MessageExt[] {
+  checkBytes('buf', buf);
   const view = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: MessageExt[] = [];
   let position = 0;
