@@ -162,6 +162,8 @@ interface WalkedRecord {
 
 interface Walk {
   records: Map<number, WalkedRecord>;
+  /** Where the log starts (retention deletes from the front). */
+  startPhysicalOffset: number;
   endPhysicalOffset: number;
   blanks: number;
 }
@@ -216,7 +218,7 @@ function checkStreamRecord(message: MessageExt, problems: string[]): { key: stri
  * A batch shows its slots in order; only a batch cut by a kill (the next record is from a later
  * round, or the log ends) may stop early.
  */
-async function walkLog(store: MessageStore, commitLogDir: string, segmentSizeBytes: number, problems: string[]): Promise<Walk> {
+async function walkLog(store: MessageStore, commitLogDir: string, segmentSizeBytes: number, problems: string[], retention: boolean): Promise<Walk> {
   const records = new Map<number, WalkedRecord>();
   const nextQueueOffset = new Map<string, number>();
   const seen = new Set<string>();
@@ -225,9 +227,10 @@ async function walkLog(store: MessageStore, commitLogDir: string, segmentSizeByt
   let blanks = 0;
   if (minPhysicalOffset < 0) {
     if (maxPhysicalOffset % segmentSizeBytes !== 0) problems.push(`empty log (min -1) but max ${maxPhysicalOffset}`);
-    return { records, endPhysicalOffset: maxPhysicalOffset, blanks };
+    return { records, startPhysicalOffset: maxPhysicalOffset, endPhysicalOffset: maxPhysicalOffset, blanks };
   }
-  if (minPhysicalOffset !== 0) problems.push(`min physical offset ${minPhysicalOffset}, expected 0 (nothing is ever deleted)`);
+  if (minPhysicalOffset !== 0 && !retention) problems.push(`min physical offset ${minPhysicalOffset}, expected 0 (nothing is ever deleted)`);
+  if (minPhysicalOffset % segmentSizeBytes !== 0) problems.push(`min physical offset ${minPhysicalOffset} is not a segment start`);
   let open: { spec: PutSpec; nextSlot: number } | null = null; // The batch being walked.
   let at = minPhysicalOffset;
   while (at < maxPhysicalOffset && problems.length < PROBLEMS_MAX) {
@@ -255,7 +258,8 @@ async function walkLog(store: MessageStore, commitLogDir: string, segmentSizeByt
       if (open === null && slot !== 0) problems.push(`message ${key} at ${at} is not preceded by slot ${slot - 1} of its batch`);
       open = slot + 1 < spec.count ? { spec, nextSlot: slot + 1 } : null;
       const queue = `${message.topic}/${message.queueId}`;
-      const expected = nextQueueOffset.get(queue) ?? 0;
+      // After retention a queue's first message left is wherever deletion stopped.
+      const expected = nextQueueOffset.get(queue) ?? (retention ? message.queueOffset : 0);
       if (message.queueOffset !== expected) problems.push(`queue ${queue}: offset ${message.queueOffset} at ${at}, expected ${expected}`);
       nextQueueOffset.set(queue, message.queueOffset + 1);
       records.set(at, { key, queueOffset: message.queueOffset, storeSize: message.storeSize });
@@ -263,7 +267,7 @@ async function walkLog(store: MessageStore, commitLogDir: string, segmentSizeByt
     at += message.storeSize;
   }
   if (problems.length === 0 && at !== maxPhysicalOffset) problems.push(`walk ended at ${at}, the log ends at ${maxPhysicalOffset}`);
-  return { records, endPhysicalOffset: at, blanks };
+  return { records, startPhysicalOffset: minPhysicalOffset, endPhysicalOffset: at, blanks };
 }
 
 /** Every message of every ack: at the acknowledged offsets, with the acknowledged identity. */
@@ -271,6 +275,7 @@ function checkAcksAgainstWalk(acks: readonly Ack[], walk: Walk, problems: string
   let checked = 0;
   for (const ack of acks) {
     if (problems.length >= PROBLEMS_MAX) break;
+    if (ack.wroteOffset < walk.startPhysicalOffset) continue; // Deleted by retention.
     const spec = putSpec(ack.seed, ack.putIndex);
     const what = `ack ${messageKey(ack.seed, ack.putIndex, 0)}`;
     if (ack.topic !== spec.topic || ack.queueId !== spec.queueId || ack.msgNum !== spec.count) {
@@ -299,8 +304,10 @@ function checkAcksAgainstWalk(acks: readonly Ack[], walk: Walk, problems: string
 
 /** (a) literally: lookMessageByOffset at each acknowledged wroteOffset, bytes compared. */
 async function lookUpAcks(store: MessageStore, acks: readonly Ack[], problems: string[]): Promise<void> {
+  const minPhysicalOffset = store.getMinPhyOffset();
   for (const ack of acks) {
     if (problems.length >= PROBLEMS_MAX) return;
+    if (ack.wroteOffset < minPhysicalOffset) continue; // Deleted by retention.
     const spec = putSpec(ack.seed, ack.putIndex);
     let physical = ack.wroteOffset;
     for (let slot = 0; slot < ack.msgNum; slot++) {
@@ -406,6 +413,11 @@ export interface CrashCampaignOptions {
    */
   killEarlyFor?: (round: number) => boolean;
   /**
+   * Rounds whose child also runs retention (fileReservedTime 0, deleteExpiredFilesManually every
+   * 30 ms), so kills land during deletions too (default: every 6th round, 5, 11, 17…).
+   */
+  retentionFor?: (round: number) => boolean;
+  /**
    * Cut the power instead of only killing the process: the child journals every change and the
    * store is rewritten to what a power cut leaves (test/support/power_loss_storage.ts); null
    * for a plain SIGKILL round. ASYNC_FLUSH acknowledgements past the durable end may then be
@@ -424,6 +436,8 @@ export interface RoundReport {
   killedEarly: boolean;
   /** The store was left crashed for the next (early-kill) round, which checks these acks. */
   checkDeferred: boolean;
+  /** This round's child ran retention (kills during deletions; old acks may be gone). */
+  retention: boolean;
   killed: boolean;
   /** Puts and messages acknowledged in this round. */
   ackedPuts: number;
@@ -453,6 +467,8 @@ export class CrashCampaign {
   private readonly history: Ack[] = [];
   /** The last round ended with the parent's clean close (not left crashed for the next). */
   private closedCleanly = true;
+  /** Some child ran retention: the log may start past 0 and old acks may be gone. */
+  private retentionSeen = false;
 
   constructor(options: CrashCampaignOptions) {
     this.options = {
@@ -463,6 +479,7 @@ export class CrashCampaign {
       rateBytesPerSecond: 2 * 1024 * 1024,
       powerLossFor: () => null,
       killEarlyFor: (round) => round % 5 === 4,
+      retentionFor: (round) => round % 6 === 5,
       ...options,
     };
     this.storeDir = path.join(options.dir, 'store');
@@ -495,6 +512,8 @@ export class CrashCampaign {
     const killAfterMs = early ? this.prng.inRange(20, 300) : this.prng.inRange(this.options.killAfterMsMin, this.options.killAfterMsMax);
     const ackFile = path.join(this.ackDir, `round-${round}.acks`);
     const powerLossMode = this.options.powerLossFor(round);
+    const retention = this.options.retentionFor(round);
+    if (retention) this.retentionSeen = true;
     const snapshotDir = path.join(this.options.dir, 'power-snapshot');
     const journal = path.join(this.options.dir, `round-${round}.journal`);
     if (powerLossMode !== null) {
@@ -505,7 +524,8 @@ export class CrashCampaign {
     const child = await runChild(
       ['--dir', this.storeDir, '--seed', String(streamSeed), '--flush', flushDiskType, '--ack', ackFile,
         '--segment-bytes', String(CRASH_SEGMENT_BYTES), '--concurrency', String(this.options.concurrency),
-        '--rate-bytes', String(this.options.rateBytesPerSecond), ...(powerLossMode !== null ? ['--power-journal', journal] : [])],
+        '--rate-bytes', String(this.options.rateBytesPerSecond), ...(powerLossMode !== null ? ['--power-journal', journal] : []),
+        ...(retention ? ['--retention-ms', '30'] : [])],
       killAfterMs,
       early,
     );
@@ -532,7 +552,7 @@ export class CrashCampaign {
       this.history.push(...acks);
       this.closedCleanly = false;
       return {
-        round, streamSeed, flushDiskType, killAfterMs, killedEarly: early, checkDeferred: true, killed: child.killed,
+        round, streamSeed, flushDiskType, killAfterMs, killedEarly: early, checkDeferred: true, retention, killed: child.killed,
         ackedPuts: acks.length, ackedMessages: acks.reduce((n, a) => n + a.msgNum, 0), checkedMessages: 0, walkedRecords: 0, blanks: 0,
         logEndPhysicalOffset: -1, recovery: null, childRecovery: child.childRecovery,
         timings: { readyMs: child.readyMs, openMs: 0, verifyMs: 0, roundMs: performance.now() - startedMs },
@@ -550,7 +570,7 @@ export class CrashCampaign {
     }
     const openMs = performance.now() - openStartedMs;
     const verifyStartedMs = performance.now();
-    let walk: Walk = { records: new Map(), endPhysicalOffset: -1, blanks: 0 };
+    let walk: Walk = { records: new Map(), startPhysicalOffset: 0, endPhysicalOffset: -1, blanks: 0 };
     let checkedMessages = 0;
     const recovery = store?.getRecoveryReport() ?? null;
     let lostAsyncMessages = 0;
@@ -575,7 +595,7 @@ export class CrashCampaign {
           // durable; the acknowledgement checks below decide.
           if (event.loud && powerLossMode === null) problems.push(`recovery touched acknowledged-durable data: ${event.kind} ${event.file} at ${event.physicalOffset}: ${event.reason}`);
         }
-        walk = await walkLog(store, this.commitLogDir, CRASH_SEGMENT_BYTES, problems);
+        walk = await walkLog(store, this.commitLogDir, CRASH_SEGMENT_BYTES, problems, this.retentionSeen);
         checkedMessages = checkAcksAgainstWalk(this.history, walk, problems);
         await lookUpAcks(store, acks, problems);
       } catch (error) {
@@ -594,6 +614,7 @@ export class CrashCampaign {
       killAfterMs,
       killedEarly: early,
       checkDeferred: false,
+      retention,
       killed: child.killed,
       ackedPuts: acks.length,
       ackedMessages,
@@ -616,7 +637,7 @@ export function formatRound(seed: number, report: RoundReport): string {
   const t = report.timings;
   const status = report.problems.length === 0 ? 'ok' : `FAIL (${report.problems.length} problems)`;
   return (
-    `round ${report.round} seed ${seed} ${report.flushDiskType} kill@${report.killAfterMs}ms${report.killedEarly ? ' after spawn' : ''} ` +
+    `round ${report.round} seed ${seed} ${report.flushDiskType}${report.retention ? '+retention' : ''} kill@${report.killAfterMs}ms${report.killedEarly ? ' after spawn' : ''} ` +
     `acked ${report.ackedMessages} msgs/${report.ackedPuts} puts, checked ${report.checkedMessages}, ` +
     `log ${report.walkedRecords} records/${Math.ceil(report.logEndPhysicalOffset / CRASH_SEGMENT_BYTES)} segments, ` +
     (report.powerLoss !== null

@@ -3,7 +3,7 @@
 //
 //   node dist/test/support/crash_writer_child.js --dir D --seed S --flush SYNC_FLUSH|ASYNC_FLUSH
 //        --ack FILE [--segment-bytes 65536] [--concurrency 16] [--rate-bytes 0] [--max-ms 60000]
-//        [--power-journal FILE]
+//        [--power-journal FILE] [--retention-ms N]
 //
 // --rate-bytes caps body bytes per second (0 = no cap), so a campaign's log grows at a pace its
 // full walk after every round can keep up with; the lanes still burst up to --concurrency.
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     'max-ms': { type: 'string', default: '60000' },
     /** Journal every change (test/support/power_loss_storage.ts) so the parent can cut the power. */
     'power-journal': { type: 'string' },
+    /** Run retention every N ms (fileReservedTime 0), so kills land during deletions too. */
+    'retention-ms': { type: 'string' },
   },
   strict: true,
 });
@@ -61,10 +63,22 @@ setTimeout(() => {
 }, maxMs).unref();
 
 const journal = values['power-journal'];
+const retentionMs = values['retention-ms'] === undefined ? 0 : Number(values['retention-ms']);
 const store = await MessageStore.open(
-  { storePathRootDir: dir, flushDiskType, mappedFileSizeCommitLog: segmentSizeBytes, ...(journal !== undefined ? POWER_LOSS_STORE_OPTIONS : {}) },
+  {
+    storePathRootDir: dir,
+    flushDiskType,
+    mappedFileSizeCommitLog: segmentSizeBytes,
+    ...(journal !== undefined ? POWER_LOSS_STORE_OPTIONS : {}),
+    ...(retentionMs > 0 ? { fileReservedTime: 0, deleteCommitLogFilesInterval: 0 } : {}),
+  },
   journal !== undefined ? journalStorageSpec({ journal }) : {},
 );
+if (retentionMs > 0) {
+  setInterval(() => {
+    store.deleteExpiredFilesManually().catch((error: unknown) => process.stderr.write(`STORE FAILED: retention: ${(error as Error).message}\n`));
+  }, retentionMs);
+}
 const ackFd = fs.openSync(ackFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o644);
 const recovery = store.getRecoveryReport();
 process.stdout.write(`ready ${JSON.stringify({ mode: recovery.mode, fullScan: recovery.fullScan, endPhysicalOffset: recovery.endPhysicalOffset })}\n`);
