@@ -291,6 +291,7 @@ export class MessageStore {
       // PROGRESS message has not announced yet.
       readableEnd: () => Math.max(this.progress.wroteWhere, this.positions.wroteWhere()),
       queueRange: (topic, queueId) => this.queueRanges.get(topic)?.get(queueId),
+      dispatchedWhere: () => this.dispatchedWhere,
       queryIndex: (topic, key, maxNum, beginMs, endMs) =>
         this.dispatcherRequest({ type: 'QUERY_INDEX', topic, key, maxNum, beginMs, endMs }) as Promise<IndexQueryAnswer>,
     });

@@ -539,7 +539,7 @@ function queuesToRebuild(
       // The last unit must point at that queue's last message (unless retention removed it).
       const last = cq.lastUnit(topic, queueId);
       if (last === null || last.entry.physicalOffset < logMin) continue;
-      const problem = checker.unitMismatch(last.entry.physicalOffset, last.entry.sizeBytes, topic, queueId, last.queueOffset);
+      const problem = checker.unitMismatch(last.entry.physicalOffset, last.entry.sizeBytes, topic, queueId, last.queueOffset, last.entry.tagsCode);
       if (problem !== null) {
         report.events.push(`consume queue ${topic}/${queueId}: unit ${last.queueOffset} ${problem}: rebuilding it`);
         rebuild.set(key, [topic, queueId]);

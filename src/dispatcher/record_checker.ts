@@ -5,9 +5,13 @@
 
 import path from 'node:path';
 import { decodeMessage, type MessageExt, PROPERTY_UNIQ_KEY, RECORD_FIXED_BYTES } from '../format/commit_log_record.js';
+import { isTagsCodeExtAddress, tagsCodeOf } from '../format/consume_queue_entry.js';
 import { indexKey, indexKeyHash } from '../format/hash_index.js';
 import { segmentName } from '../format/segment_name.js';
 import type { Storage, StorageFile } from '../io/storage.js';
+
+/** RocketMQ's schedule topic keeps a delivery time in tagsCode, not a tags hash. */
+const SCHEDULE_TOPIC = 'SCHEDULE_TOPIC_XXXX';
 
 export class RecordChecker {
   private readonly storage: Storage;
@@ -22,12 +26,19 @@ export class RecordChecker {
     this.segmentSizeBytes = segmentSizeBytes;
   }
 
-  /** Why the record at `physicalOffset` is not this unit's message, or null when it is. */
-  unitMismatch(physicalOffset: number, sizeBytes: number, topic: string, queueId: number, queueOffset: number): string | null {
+  /**
+   * Why the record at `physicalOffset` is not this unit's message, or null when it is. With
+   * `tagsCode` the unit's tags hash must match the record's TAGS too (the dispatcher writes
+   * tagsCodeOf(TAGS)); RocketMQ's schedule topic and ConsumeQueueExt addresses are exempt.
+   */
+  unitMismatch(physicalOffset: number, sizeBytes: number, topic: string, queueId: number, queueOffset: number, tagsCode?: number): string | null {
     const message = this.messageAt(physicalOffset, sizeBytes);
     if (typeof message === 'string') return message;
     if (message.topic !== topic || message.queueId !== queueId || message.queueOffset !== queueOffset) {
       return `points at ${message.topic}/${message.queueId} queue offset ${message.queueOffset}, not ${topic}/${queueId} ${queueOffset}`;
+    }
+    if (tagsCode !== undefined && topic !== SCHEDULE_TOPIC && !isTagsCodeExtAddress(tagsCode) && tagsCode !== tagsCodeOf(message.tags)) {
+      return `tags code ${tagsCode} is not the hash of the record's tags ${JSON.stringify(message.tags ?? '')} (${tagsCodeOf(message.tags)})`;
     }
     return null;
   }
@@ -43,6 +54,31 @@ export class RecordChecker {
     if (uniqKey !== undefined) keys.push(uniqKey);
     if (keys.some((key) => indexKeyHash(indexKey(message.topic, key)) === keyHash)) return null;
     return `key hash ${keyHash} matches no key of the record (${message.topic}: ${keys.join(' ') || 'no keys'})`;
+  }
+
+  /**
+   * Why an index entry's time does not fit the record it points at, or null: entries after
+   * the first carry trunc((storeTimestamp − beginTimestamp) / 1000) seconds, clamped to
+   * [0, 2^31 − 1] (0 when beginTimestamp ≤ 0). The first entry of a file is computed before the
+   * file's begin time is set, so it is not checked.
+   */
+  timeDiffMismatch(physicalOffset: number, beginTimestamp: number, timeDiff: number): string | null {
+    const head = this.read(physicalOffset, 4);
+    if (typeof head === 'string') return head;
+    const message = this.messageAt(physicalOffset, head.readInt32BE(0));
+    if (typeof message === 'string') return message;
+    let expected = Math.trunc((message.storeTimestamp - beginTimestamp) / 1000);
+    if (beginTimestamp <= 0 || expected < 0) expected = 0;
+    else if (expected > 2147483647) expected = 2147483647;
+    return expected === timeDiff ? null : `time diff ${timeDiff} s, but the record was stored ${expected} s after the file's begin time`;
+  }
+
+  /** The store time of the record at `physicalOffset`, or why there is no record. */
+  storeTimestampAt(physicalOffset: number): number | string {
+    const head = this.read(physicalOffset, 4);
+    if (typeof head === 'string') return head;
+    const message = this.messageAt(physicalOffset, head.readInt32BE(0));
+    return typeof message === 'string' ? message : message.storeTimestamp;
   }
 
   close(): void {

@@ -14,6 +14,7 @@ import { StoreError } from '../errors.js';
 import {
   decodeMessage,
   type MessageExt,
+  recordInvalidReason,
   POS_SYSFLAG,
   PROPERTY_UNIQ_KEY,
   RECORD_FIXED_BYTES,
@@ -31,6 +32,7 @@ import {
   tagsCodeOf,
 } from '../format/consume_queue_entry.js';
 import { parseSegmentName, segmentName } from '../format/segment_name.js';
+import { takesQueueOffset } from '../recovery/queue_offset_table.js';
 import { topicDirName } from '../format/topic_dir.js';
 import type { QueueRange } from '../shared/messages.js';
 import { GetMessageStatus, type GetMessageResult, type QueryMessageResult } from '../status.js';
@@ -83,6 +85,11 @@ export interface ReadContext {
   /** End of the bytes in the CommitLog files. */
   readableEnd(): number;
   queueRange(topic: string, queueId: number): QueueRange | undefined;
+  /**
+   * How far the queue ranges reach: every record ending at or below it has its consume queue
+   * unit. Without it lookMessageByOffset cannot check a record against its unit.
+   */
+  dispatchedWhere?: () => number;
   queryIndex(topic: string, key: string, maxNum: number, beginMs: number, endMs: number): Promise<IndexQueryAnswer>;
 }
 
@@ -117,6 +124,8 @@ export class MessageReads {
   private readonly segmentSizeBytes: number;
   private readonly cqFileSizeBytes: number;
   private readonly totalMemoryBytes = os.totalmem();
+  /** forceVerifyPropCRC: a record read must carry a matching appended record CRC. */
+  private readonly requireRecordCrc: boolean;
 
   constructor(context: ReadContext) {
     this.context = context;
@@ -125,6 +134,7 @@ export class MessageReads {
     this.consumeQueueDir = path.join(config.storePathRootDir, 'consumequeue');
     this.segmentSizeBytes = config.mappedFileSizeCommitLog;
     this.cqFileSizeBytes = consumeQueueFileSizeBytes(config.mappedFileSizeConsumeQueue);
+    this.requireRecordCrc = config.forceVerifyPropCRC;
   }
 
   close(): Promise<void> {
@@ -166,7 +176,27 @@ export class MessageReads {
     if (size < RECORD_FIXED_BYTES) return null;
     const record = await this.readLog(commitLogOffset, size);
     if (record === null) return null;
-    return decodeAt(record, 0, commitLogOffset, size);
+    const message = decodeAt(record, 0, commitLogOffset, size, this.requireRecordCrc);
+    if (message === null || this.requireRecordCrc) return message;
+    return (await this.unitConfirms(message)) ? message : null;
+  }
+
+  /**
+   * Without the appended record CRC nothing covers a record's topic, queue id, queue offset or
+   * properties: a flipped byte there decodes as another, plausible message. Once dispatched,
+   * the record's consume queue unit is a second copy of where it lives and of its tags hash:
+   * a record its own unit does not point at is damage (found by the corruption campaign:
+   * lookMessageByOffset returned a message with a flipped topic byte as valid).
+   */
+  private async unitConfirms(message: MessageExt): Promise<boolean> {
+    const dispatchedWhere = this.context.dispatchedWhere?.() ?? 0;
+    if (message.commitLogOffset + message.storeSize > dispatchedWhere) return true; // Not dispatched yet.
+    if (!takesQueueOffset(message.sysFlag)) return true; // PREPARED and ROLLBACK have no unit.
+    const range = this.context.queueRange(message.topic, message.queueId);
+    if (range !== undefined && message.queueOffset < range.minQueueOffset) return true; // Unit removed by retention.
+    const unit = await this.unitAt(message.topic, message.queueId, message.queueOffset);
+    if (unit === null || unit.physicalOffset !== message.commitLogOffset || unit.sizeBytes !== message.storeSize) return false;
+    return unitMatches(unit, message, message.topic, message.queueId, false);
   }
 
   /** Store time of the record at `commitLogOffset` (RocketMQ pickupStoreTimestamp), or −1. */
@@ -290,17 +320,16 @@ export class MessageReads {
           continue;
         }
         const record = this.blocks.get(unit.physicalOffset, unit.sizeBytes) ?? (await this.readLog(unit.physicalOffset, unit.sizeBytes));
-        const message = record === null ? null : decodeAt(record, 0, unit.physicalOffset, unit.sizeBytes);
-        if (message === null) {
+        if (record === null) {
           // The CommitLog no longer holds it (retention): skip the rest of that segment.
           if (result.bufferTotalSize === 0) result.status = GetMessageStatus.MESSAGE_WAS_REMOVING;
           nextPhysicalFileStart = unit.physicalOffset - (unit.physicalOffset % this.segmentSizeBytes) + this.segmentSizeBytes;
           continue;
         }
-        if (message.topic !== topic || message.queueId !== queueId || message.queueOffset !== unit.queueOffset) {
-          // A unit that does not point at its own message is damage: never hand it out.
-          continue;
-        }
+        const message = decodeAt(record, 0, unit.physicalOffset, unit.sizeBytes, this.requireRecordCrc);
+        // A record that fails its checks is damage (the rest of its segment is still good), and
+        // so is a unit that does not point at its own message: never hand either out.
+        if (message === null || !unitMatches(unit, message, topic, queueId, this.requireRecordCrc)) continue;
         if (filter !== null && (message.tags === undefined || !filter.tags.has(message.tags))) {
           if (result.bufferTotalSize === 0) result.status = GetMessageStatus.NO_MATCHED_MESSAGE;
           continue;
@@ -496,6 +525,21 @@ function unitAt(run: Buffer, index: number, fromQueueOffset: number, out?: Unit)
   return true;
 }
 
+/** RocketMQ's schedule topic keeps the delivery time in tagsCode, not a tags hash. */
+const SCHEDULE_TOPIC = 'SCHEDULE_TOPIC_XXXX';
+
+/**
+ * The record is the unit's own message: topic, queue, queue offset, and (unless the record
+ * passed a required record CRC) tags with the unit's tags code. Without the appended record
+ * CRC the properties have no checksum: the unit's hash is a second copy that catches a
+ * damaged TAGS (then a damaged unit also hides a good message: nothing, never a wrong one).
+ */
+function unitMatches(unit: Unit, message: MessageExt, topic: string, queueId: number, recordCrcChecked: boolean): boolean {
+  if (message.topic !== topic || message.queueId !== queueId || message.queueOffset !== unit.queueOffset) return false;
+  if (recordCrcChecked || topic === SCHEDULE_TOPIC || isTagsCodeExtAddress(unit.tagsCode)) return true;
+  return unit.tagsCode === tagsCodeOf(message.tags);
+}
+
 function done(result: GetMessageResult, status: GetMessageStatus, nextBeginOffset: number): GetMessageResult {
   result.status = status;
   result.nextBeginOffset = nextBeginOffset;
@@ -527,12 +571,20 @@ function isBatchFull(
   return messageTotal > config.maxTransferCountOnMessageInDisk - 1;
 }
 
-/** Decodes the record at `start` if it is the one expected at `commitLogOffset` (size included). */
-function decodeAt(buffer: Buffer, start: number, commitLogOffset: number, sizeBytes: number): MessageExt | null {
+/**
+ * Decodes the record at `start` if it is the one expected at `commitLogOffset` (size included)
+ * and it passes every check recovery would make: lengths, the body CRC and the appended record
+ * CRC (required with forceVerifyPropCRC). A clean reopen scans only the newest segment, so a
+ * flipped byte in an older record is first met here: it must read as no message, never as a
+ * damaged one (the corruption campaign, issue 5).
+ */
+function decodeAt(buffer: Buffer, start: number, commitLogOffset: number, sizeBytes: number, requireRecordCrc: boolean): MessageExt | null {
   if (buffer.readInt32BE(start) !== sizeBytes) return null;
+  const record = start === 0 && buffer.length === sizeBytes ? buffer : buffer.subarray(start, start + sizeBytes);
+  if (recordInvalidReason(record, 0, sizeBytes, true, requireRecordCrc) !== null) return null;
   try {
-    const record = start === 0 && buffer.length === sizeBytes ? buffer : buffer.subarray(start, start + sizeBytes);
-    const message = decodeMessage(record, 0, false);
+    // With forceVerifyPropCRC the check above skips the body CRC (the record CRC covers it).
+    const message = decodeMessage(record, 0, requireRecordCrc);
     return message.commitLogOffset === commitLogOffset ? message : null;
   } catch (error) {
     if (error instanceof StoreError && error.code === 'E_RECORD_INVALID') return null;

@@ -21,9 +21,12 @@ import { readInt64 } from '../../format/commit_log_record.js';
 import {
   ENTRY_POS_KEY_HASH,
   ENTRY_POS_PHYSICAL_OFFSET,
+  ENTRY_POS_PREV_INDEX,
+  ENTRY_POS_TIME_DIFF,
   entryPosition,
   INDEX_ENTRY_BYTES,
   INDEX_HEADER_BYTES,
+  INDEX_SLOT_BYTES,
   indexFileSizeBytes,
   MAX_HASH_SLOT_NUM_DEFAULT,
   MAX_INDEX_NUM_DEFAULT,
@@ -53,6 +56,12 @@ export interface VerifyOptions {
   threads?: number | undefined;
   slots?: number | undefined;
   entries?: number | undefined;
+  /**
+   * forceVerifyPropCRC: every record must carry a matching appended record CRC (a store written
+   * with enabledAppendPropCRC). Without it a record whose CRC reserve itself was damaged
+   * reads as one without a CRC, and only its body CRC is checked.
+   */
+  requireRecordCrc?: boolean | undefined;
   /** Where to show progress (the command: stderr); none by default. */
   progress?: ProgressLine | undefined;
 }
@@ -65,6 +74,7 @@ export function registerVerify(program: Command): void {
     .option('--threads <n>', 'segment scan threads (default: cores, at most 4)', positiveInteger('--threads'))
     .option('--slots <n>', 'maxHashSlotNum of the index files (default 5000000)', positiveInteger('--slots'))
     .option('--entries <n>', 'maxIndexNum of the index files (default 20000000)', positiveInteger('--entries'))
+    .option('--require-record-crc', 'every record must carry the appended record CRC (a store with forceVerifyPropCRC)')
     .action(async (storeDir: string, options: VerifyOptions) => {
       const progress = new ProgressLine();
       let result: VerifyResult;
@@ -120,7 +130,10 @@ export async function verifyStore(storeDir: string, options: VerifyOptions = {})
       segmentsDone === segments.length,
     );
   };
-  const summaries = await scanSegmentsInParallel({ segments, segmentSizeBytes, verifyCrc: true, storage: undefined, onSegmentDone }, poolThreads);
+  const summaries = await scanSegmentsInParallel(
+    { segments, segmentSizeBytes, verifyCrc: true, requireRecordCrc: options.requireRecordCrc === true, storage: undefined, onSegmentDone },
+    poolThreads,
+  );
   result.seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
   // The valid log: segment after segment while each closes with a BLANK; it ends where one stops.
   let logEnd = segments[0]!.startOffset;
@@ -156,7 +169,14 @@ export async function verifyStore(storeDir: string, options: VerifyOptions = {})
 
 const INDEX_READ_BYTES = 1024 * 1024;
 
-/** Checks every entry of every index file against the record it points at; returns the entries checked. */
+/**
+ * Checks every entry of every index file against the record it points at (a key with the
+ * entry's hash, the entry's time), and the file's structure: every slot and prevIndex points at
+ * an older entry of the same slot, every entry is reached exactly once (from its slot or from
+ * the next entry of its chain), and the header's counts and end agree with the entries. A
+ * flipped slot or prevIndex hides keys from queryMessage without making any entry wrong, so
+ * only the structure shows it. Returns the entries checked.
+ */
 function verifyIndexFiles(
   indexDir: string,
   layout: { hashSlotNum: number; indexNum: number },
@@ -177,39 +197,109 @@ function verifyIndexFiles(
     }
     const fd = fs.openSync(file, 'r');
     try {
-      const head = Buffer.alloc(INDEX_HEADER_BYTES);
-      fs.readSync(fd, head, 0, INDEX_HEADER_BYTES, 0);
-      const header = readIndexHeader(head);
-      if (header.indexCount > layout.indexNum) {
-        result.problems.push(`${file} position 36 physicalOffset -1: indexCount ${header.indexCount} exceeds maxIndexNum ${layout.indexNum}`);
-        continue;
-      }
-      const chunk = Buffer.allocUnsafe(INDEX_READ_BYTES - (INDEX_READ_BYTES % INDEX_ENTRY_BYTES));
-      for (let first = 1; first < header.indexCount; ) {
-        const count = Math.min(header.indexCount - first, chunk.length / INDEX_ENTRY_BYTES);
-        const at = entryPosition(layout.hashSlotNum, first);
-        fs.readSync(fd, chunk, 0, count * INDEX_ENTRY_BYTES, at);
-        for (let i = 0; i < count; i++) {
-          const position = at + i * INDEX_ENTRY_BYTES;
-          const keyHash = chunk.readInt32BE(i * INDEX_ENTRY_BYTES + ENTRY_POS_KEY_HASH);
-          const physicalOffset = readInt64(chunk, i * INDEX_ENTRY_BYTES + ENTRY_POS_PHYSICAL_OFFSET);
-          checked += 1;
-          if (physicalOffset < logMin) continue; // Removed by retention.
-          const where = `${file} position ${position} physicalOffset ${physicalOffset}`;
-          if (physicalOffset >= logEnd) {
-            result.problems.push(`${where}: entry ${first + i} points past the end of the valid log (${logEnd})`);
-            continue;
-          }
-          const reason = records.keyMismatch(physicalOffset, keyHash);
-          if (reason !== null) result.problems.push(`${where}: entry ${first + i} ${reason}`);
-        }
-        first += count;
-      }
+      checked += verifyIndexFile(fd, file, layout, records, logMin, logEnd, result.problems);
     } finally {
       fs.closeSync(fd);
     }
   }
   return checked;
+}
+
+function verifyIndexFile(
+  fd: number,
+  file: string,
+  layout: { hashSlotNum: number; indexNum: number },
+  records: RecordChecker,
+  logMin: number,
+  logEnd: number,
+  problems: string[],
+): number {
+  const head = Buffer.alloc(INDEX_HEADER_BYTES);
+  fs.readSync(fd, head, 0, INDEX_HEADER_BYTES, 0);
+  const header = readIndexHeader(head);
+  if (header.indexCount > layout.indexNum) {
+    problems.push(`${file} position 36 physicalOffset -1: indexCount ${header.indexCount} exceeds maxIndexNum ${layout.indexNum}`);
+    return 0;
+  }
+  const count = Math.max(1, header.indexCount); // Entries 1 … count − 1 are in use.
+  const keyHashes = new Int32Array(count);
+  const prevIndexes = new Int32Array(count);
+  let firstPhysicalOffset = -1;
+  let lastPhysicalOffset = -1;
+  const chunk = Buffer.allocUnsafe(INDEX_READ_BYTES - (INDEX_READ_BYTES % INDEX_ENTRY_BYTES));
+  for (let first = 1; first < count; ) {
+    const n = Math.min(count - first, chunk.length / INDEX_ENTRY_BYTES);
+    const at = entryPosition(layout.hashSlotNum, first);
+    fs.readSync(fd, chunk, 0, n * INDEX_ENTRY_BYTES, at);
+    for (let i = 0; i < n; i++) {
+      const entry = first + i;
+      const position = at + i * INDEX_ENTRY_BYTES;
+      const keyHash = chunk.readInt32BE(i * INDEX_ENTRY_BYTES + ENTRY_POS_KEY_HASH);
+      const physicalOffset = readInt64(chunk, i * INDEX_ENTRY_BYTES + ENTRY_POS_PHYSICAL_OFFSET);
+      const timeDiff = chunk.readInt32BE(i * INDEX_ENTRY_BYTES + ENTRY_POS_TIME_DIFF);
+      keyHashes[entry] = keyHash;
+      prevIndexes[entry] = chunk.readInt32BE(i * INDEX_ENTRY_BYTES + ENTRY_POS_PREV_INDEX);
+      if (entry === 1) firstPhysicalOffset = physicalOffset;
+      lastPhysicalOffset = physicalOffset;
+      if (physicalOffset < logMin) continue; // Removed by retention.
+      const where = `${file} position ${position} physicalOffset ${physicalOffset}`;
+      if (physicalOffset >= logEnd) {
+        problems.push(`${where}: entry ${entry} points past the end of the valid log (${logEnd})`);
+        continue;
+      }
+      const reason = records.keyMismatch(physicalOffset, keyHash) ?? (entry > 1 ? records.timeDiffMismatch(physicalOffset, header.beginTimestamp, timeDiff) : null);
+      if (reason !== null) problems.push(`${where}: entry ${entry} ${reason}`);
+    }
+    first += n;
+  }
+  const slots = Buffer.allocUnsafe(layout.hashSlotNum * INDEX_SLOT_BYTES);
+  fs.readSync(fd, slots, 0, slots.length, INDEX_HEADER_BYTES);
+  // Every entry has exactly one way in: its slot (the newest of the slot) or the entry after it.
+  const incoming = new Uint8Array(count);
+  const slotOf = (entry: number): number => Math.abs(keyHashes[entry]!) % layout.hashSlotNum;
+  let usedSlots = 0;
+  for (let slot = 0; slot < layout.hashSlotNum; slot++) {
+    const value = slots.readInt32BE(slot * INDEX_SLOT_BYTES);
+    if (value === 0) continue;
+    usedSlots += 1;
+    const where = `${file} position ${INDEX_HEADER_BYTES + slot * INDEX_SLOT_BYTES} physicalOffset -1: slot ${slot}`;
+    if (value < 0 || value >= count) problems.push(`${where} points at entry ${value}, outside 1 … ${count - 1}`);
+    else if (slotOf(value) !== slot) problems.push(`${where} points at entry ${value}, whose key hash belongs to slot ${slotOf(value)}`);
+    else incoming[value]! += 1;
+  }
+  for (let entry = 1; entry < count; entry++) {
+    const prev = prevIndexes[entry]!;
+    if (prev === 0) continue;
+    const where = `${file} position ${entryPosition(layout.hashSlotNum, entry) + ENTRY_POS_PREV_INDEX} physicalOffset -1: entry ${entry}`;
+    if (prev < 0 || prev >= entry) problems.push(`${where} has prevIndex ${prev}, not an older entry`);
+    else if (slotOf(prev) !== slotOf(entry)) problems.push(`${where} has prevIndex ${prev}, an entry of slot ${slotOf(prev)}, not ${slotOf(entry)}`);
+    else incoming[prev]! += 1;
+  }
+  for (let entry = 1; entry < count; entry++) {
+    if (incoming[entry] === 1) continue;
+    const where = `${file} position ${entryPosition(layout.hashSlotNum, entry)} physicalOffset -1: entry ${entry}`;
+    problems.push(`${where} is reached ${incoming[entry]} times from slots and chains, not once`);
+  }
+  if (header.hashSlotCount !== usedSlots) {
+    problems.push(`${file} position 32 physicalOffset -1: hashSlotCount ${header.hashSlotCount}, but ${usedSlots} slots are in use`);
+  }
+  // The first put sets the begin time to its message's store time; the end time is the last
+  // message's, or (after a rewind) that time truncated to the second.
+  const firstTime = count > 1 && firstPhysicalOffset >= logMin && firstPhysicalOffset < logEnd ? records.storeTimestampAt(firstPhysicalOffset) : null;
+  if (typeof firstTime === 'number' && header.beginTimestamp !== firstTime) {
+    problems.push(`${file} position 0 physicalOffset ${firstPhysicalOffset}: beginTimestamp ${header.beginTimestamp} is not the first entry's store time ${firstTime}`);
+  }
+  const lastTime = count > 1 && lastPhysicalOffset >= logMin && lastPhysicalOffset < logEnd ? records.storeTimestampAt(lastPhysicalOffset) : null;
+  if (typeof lastTime === 'number' && !(header.endTimestamp <= lastTime && header.endTimestamp > lastTime - 1000)) {
+    problems.push(`${file} position 8 physicalOffset ${lastPhysicalOffset}: endTimestamp ${header.endTimestamp} is not the last entry's store time ${lastTime}`);
+  }
+  if (count > 1 && header.beginPhyOffset !== firstPhysicalOffset) {
+    problems.push(`${file} position 16 physicalOffset ${header.beginPhyOffset}: beginPhyOffset is not the first entry's physical offset ${firstPhysicalOffset}`);
+  }
+  if (count > 1 && header.endPhyOffset !== lastPhysicalOffset) {
+    problems.push(`${file} position 24 physicalOffset ${header.endPhyOffset}: endPhyOffset is not the last entry's physical offset ${lastPhysicalOffset}`);
+  }
+  return count - 1;
 }
 
 /** Checks every unit of every queue against the record it points at; returns the units checked. */
@@ -240,7 +330,7 @@ function verifyConsumeQueues(consumeQueueDir: string, records: RecordChecker, lo
           problems.push(`${where}: points past the end of the valid log (${logEnd})`);
           continue;
         }
-        const reason = records.unitMismatch(entry.physicalOffset, entry.sizeBytes, topic, queue.queueId, queueOffset);
+        const reason = records.unitMismatch(entry.physicalOffset, entry.sizeBytes, topic, queue.queueId, queueOffset, entry.tagsCode);
         if (reason !== null) problems.push(`${where}: ${reason}`);
       }
     }
