@@ -20,6 +20,10 @@ export interface Segment {
   wroteEnd: number;
   /** Physical offset up to which this segment's bytes are known durable. */
   flushedEnd: number;
+  /** The fdatasync in flight on the thread pool, if any: the descriptor stays open until it ends. */
+  syncing?: Promise<void> | null;
+  /** Closed (deleted or past): a flush that listed it earlier skips it. */
+  closed?: boolean;
 }
 
 export class CommitLogFiles {
@@ -128,11 +132,17 @@ export class CommitLogFiles {
   async flushAsync(): Promise<void> {
     const dirty = this.dirtySegments();
     for (const segment of dirty) {
+      // Retention may have deleted it while an earlier segment of this list was syncing.
+      if (segment.closed === true) continue;
       const target = segment.wroteEnd;
+      const sync = this.storage.fdatasyncAsync(segment.file);
+      segment.syncing = sync;
       try {
-        await this.storage.fdatasyncAsync(segment.file);
+        await sync;
       } catch (error) {
         throw ioError(`fdatasync of CommitLog segment ${segment.file.path} failed`, error, 'fsync');
+      } finally {
+        segment.syncing = null;
       }
       segment.flushedEnd = Math.max(segment.flushedEnd, target);
     }
@@ -179,13 +189,14 @@ export class CommitLogFiles {
       const file = path.join(this.dir, segmentName(start));
       const modifiedMs = this.storage.modifiedMs(file);
       if (!options.force && modifiedMs > options.expiredBeforeMs) break;
-      const open = this.segments.get(start);
-      // Not while a flush may still be syncing it (its descriptor must stay open until then):
-      // the next run deletes it. Stopping here keeps the log without holes.
-      if (open !== undefined && open.flushedEnd < open.wroteEnd) break;
       if (deletedCount > 0 && options.pauseMs > 0) await sleep(options.pauseMs);
-      // closeBefore() may have closed it during the pause.
-      if (open !== undefined && this.segments.get(start) === open) this.closeSegment(open);
+      const open = this.segments.get(start);
+      if (open !== undefined) {
+        // Never close a descriptor under an fdatasync still running on the thread pool (EBADF,
+        // or worse, a reused descriptor): wait for it; its outcome is the flush's to report.
+        if (open.syncing != null) await open.syncing.catch(() => undefined);
+        if (this.segments.get(start) === open) this.closeSegment(open);
+      }
       try {
         this.storage.unlink(file);
         this.storage.fsyncDir(this.dir);
@@ -204,6 +215,7 @@ export class CommitLogFiles {
 
   private closeSegment(segment: Segment): void {
     this.segments.delete(segment.startOffset);
+    segment.closed = true;
     try {
       this.storage.close(segment.file);
     } catch (error) {
