@@ -284,6 +284,7 @@ export class MessageStore {
       queues.set(range.queueId, Math.max(queues.get(range.queueId) ?? 0, range.maxQueueOffset));
     }
     this.applyQueueRanges(started.derived.queues);
+    const trustedFrom = recovery.fullScan && config.checkCRCOnRecover ? Math.max(0, recovery.minPhysicalOffset) : recovery.endPhysicalOffset;
     this.reads = new MessageReads({
       config: () => this.config,
       minPhysicalOffset: () => this.minPhysicalOffset,
@@ -292,6 +293,8 @@ export class MessageStore {
       readableEnd: () => Math.max(this.progress.wroteWhere, this.positions.wroteWhere()),
       queueRange: (topic, queueId) => this.queueRanges.get(topic)?.get(queueId),
       dispatchedWhere: () => this.dispatchedWhere,
+      // A full recovery scan checked every record's CRCs; otherwise only what this process writes.
+      trustedFrom: () => trustedFrom,
       queryIndex: (topic, key, maxNum, beginMs, endMs) =>
         this.dispatcherRequest({ type: 'QUERY_INDEX', topic, key, maxNum, beginMs, endMs }) as Promise<IndexQueryAnswer>,
     });

@@ -90,6 +90,12 @@ export interface ReadContext {
    * unit. Without it lookMessageByOffset cannot check a record against its unit.
    */
   dispatchedWhere?: () => number;
+  /**
+   * CommitLog offset from which this process wrote the records or checked their CRCs at open
+   * (a full recovery scan): reads check records below it, which rested on disk unverified.
+   * Default 0: every read is checked.
+   */
+  trustedFrom?: () => number;
   queryIndex(topic: string, key: string, maxNum: number, beginMs: number, endMs: number): Promise<IndexQueryAnswer>;
 }
 
@@ -137,6 +143,10 @@ export class MessageReads {
     this.requireRecordCrc = config.forceVerifyPropCRC;
   }
 
+  private trustedFrom(): number {
+    return this.context.trustedFrom?.() ?? 0;
+  }
+
   close(): Promise<void> {
     return this.files.closeAll();
   }
@@ -176,8 +186,11 @@ export class MessageReads {
     if (size < RECORD_FIXED_BYTES) return null;
     const record = await this.readLog(commitLogOffset, size);
     if (record === null) return null;
-    const message = decodeAt(record, 0, commitLogOffset, size, this.requireRecordCrc);
-    if (message === null || this.requireRecordCrc) return message;
+    // Records this process wrote, or verified when it opened, are trusted: only older bytes at
+    // rest are checked (their CRCs, and without the record CRC their consume queue unit).
+    const atRest = commitLogOffset < this.trustedFrom();
+    const message = decodeAt(record, 0, commitLogOffset, size, this.requireRecordCrc, atRest);
+    if (message === null || this.requireRecordCrc || !atRest) return message;
     return (await this.unitConfirms(message)) ? message : null;
   }
 
@@ -326,7 +339,7 @@ export class MessageReads {
           nextPhysicalFileStart = unit.physicalOffset - (unit.physicalOffset % this.segmentSizeBytes) + this.segmentSizeBytes;
           continue;
         }
-        const message = decodeAt(record, 0, unit.physicalOffset, unit.sizeBytes, this.requireRecordCrc);
+        const message = decodeAt(record, 0, unit.physicalOffset, unit.sizeBytes, this.requireRecordCrc, unit.physicalOffset < this.trustedFrom());
         // A record that fails its checks is damage (the rest of its segment is still good), and
         // so is a unit that does not point at its own message: never hand either out.
         if (message === null || !unitMatches(unit, message, topic, queueId, this.requireRecordCrc)) continue;
@@ -578,13 +591,20 @@ function isBatchFull(
  * flipped byte in an older record is first met here: it must read as no message, never as a
  * damaged one (the corruption campaign, issue 5).
  */
-function decodeAt(buffer: Buffer, start: number, commitLogOffset: number, sizeBytes: number, requireRecordCrc: boolean): MessageExt | null {
+function decodeAt(
+  buffer: Buffer,
+  start: number,
+  commitLogOffset: number,
+  sizeBytes: number,
+  requireRecordCrc: boolean,
+  checkCrc = true,
+): MessageExt | null {
   if (buffer.readInt32BE(start) !== sizeBytes) return null;
   const record = start === 0 && buffer.length === sizeBytes ? buffer : buffer.subarray(start, start + sizeBytes);
-  if (recordInvalidReason(record, 0, sizeBytes, true, requireRecordCrc) !== null) return null;
+  if (checkCrc && recordInvalidReason(record, 0, sizeBytes, true, requireRecordCrc) !== null) return null;
   try {
-    // With forceVerifyPropCRC the check above skips the body CRC (the record CRC covers it).
-    const message = decodeMessage(record, 0, requireRecordCrc);
+    // decodeMessage repeats the structural checks; the CRCs were checked above when asked for.
+    const message = decodeMessage(record, 0, false);
     return message.commitLogOffset === commitLogOffset ? message : null;
   } catch (error) {
     if (error instanceof StoreError && error.code === 'E_RECORD_INVALID') return null;
