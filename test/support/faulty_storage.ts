@@ -30,8 +30,9 @@
 
 import path from 'node:path';
 import { parseSegmentName } from '../../src/format/segment_name.js';
-import { type Storage, type StorageFile, type StorageSpec, writeFileAtomicVia } from '../../src/io/storage.js';
+import type { Storage, StorageFile, StorageSpec } from '../../src/io/storage.js';
 import { FsStorage } from '../../src/io/storage_fs.js';
+import { ForwardingStorage } from './forwarding_storage.js';
 
 export type FaultOp = 'pwritev' | 'fdatasync' | 'open' | 'truncate';
 export type FaultErrno = 'EIO' | 'ENOSPC' | 'EROFS';
@@ -132,8 +133,8 @@ function commitLogSegmentStart(file: string): number | null {
   return parseSegmentName(path.basename(file));
 }
 
-export class FaultyStorage implements Storage {
-  private readonly inner = new FsStorage();
+/** Preallocation (zeroFillAsync) is not message data: neither counted for faults nor tracked. */
+export class FaultyStorage extends ForwardingStorage {
   private readonly options: FaultyStorageOptions;
   private readonly calls = new Map<FaultOp, number>();
   private readonly files = new Map<string, FileState>();
@@ -141,6 +142,7 @@ export class FaultyStorage implements Storage {
   private failedOnce = false;
 
   constructor(options: FaultyStorageOptions = {}) {
+    super(new FsStorage());
     this.options = options;
     const sab = options.syncLog;
     this.report = sab === undefined ? null : { f64: new Float64Array(sab, 0, 4), i32: new Int32Array(sab) };
@@ -218,33 +220,9 @@ export class FaultyStorage implements Storage {
 
   // --- Storage --------------------------------------------------------------------------------
 
-  mkdirp(dir: string): void {
-    this.inner.mkdirp(dir);
-  }
-
-  list(dir: string): string[] {
-    return this.inner.list(dir);
-  }
-
-  exists(file: string): boolean {
-    return this.inner.exists(file);
-  }
-
-  sizeBytes(file: string): number {
-    return this.inner.sizeBytes(file);
-  }
-
-  modifiedMs(file: string): number {
-    return this.inner.modifiedMs(file);
-  }
-
   open(file: string, create: boolean): StorageFile {
     this.check('open', file, () => this.segmentStartOf(file));
     return this.inner.open(file, create);
-  }
-
-  close(file: StorageFile): void {
-    this.inner.close(file);
   }
 
   truncate(file: StorageFile, lengthBytes: number): void {
@@ -270,20 +248,11 @@ export class FaultyStorage implements Storage {
     this.noteWrite(file.path, position, lengthBytes);
   }
 
-  pread(file: StorageFile, target: Uint8Array, targetStart: number, length: number, position: number): number {
-    return this.inner.pread(file, target, targetStart, length, position);
-  }
-
   fdatasync(file: StorageFile): void {
     this.check('fdatasync', file.path, () => this.durableOffsetOf(file.path));
     const synced = this.syncStarts(file.path);
     this.inner.fdatasync(file);
     synced?.();
-  }
-
-  /** Preallocation, not message data: neither counted for faults nor tracked as written. */
-  zeroFillAsync(file: StorageFile, position: number, lengthBytes: number): Promise<void> {
-    return this.inner.zeroFillAsync(file, position, lengthBytes);
   }
 
   async fdatasyncAsync(file: StorageFile): Promise<void> {
@@ -296,30 +265,9 @@ export class FaultyStorage implements Storage {
     synced?.();
   }
 
-  removeTree(dir: string): void {
-    this.inner.removeTree(dir);
-  }
-
   unlink(file: string): void {
     this.inner.unlink(file);
     this.files.delete(file);
-  }
-
-  rename(from: string, to: string): void {
-    this.inner.rename(from, to);
-  }
-
-  fsyncDir(dir: string): void {
-    this.inner.fsyncDir(dir);
-  }
-
-  writeFileAtomic(file: string, data: Uint8Array): void {
-    // Through this class, so faults on pwritev/fdatasync/open apply to small files as well.
-    writeFileAtomicVia(this, file, data);
-  }
-
-  readFile(file: string): Buffer | null {
-    return this.inner.readFile(file);
   }
 }
 

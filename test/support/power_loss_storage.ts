@@ -23,8 +23,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Storage, StorageFile, StorageSpec } from '../../src/io/storage.js';
-import { writeFileAtomicVia } from '../../src/io/storage.js';
 import { FaultyStorage, type FaultyStorageOptions } from './faulty_storage.js';
+import { ForwardingStorage } from './forwarding_storage.js';
 import { Prng } from './prng.js';
 
 const OP_CREATE = 1;
@@ -102,15 +102,17 @@ class RecordWriter {
   }
 }
 
-/** A Storage that journals every change it makes; the wrapped Storage does the I/O. */
-export class JournalStorage implements Storage {
-  private readonly inner: Storage;
+/**
+ * A Storage that journals every change it makes; the wrapped Storage does the I/O. Reads and the
+ * zero-fill preallocation (zeros over a region that holds zeros already) are forwarded as they are.
+ */
+export class JournalStorage extends ForwardingStorage {
   private readonly fd: number;
   private syncTokens = 0;
   private readonly tokenPrefix: number;
 
   constructor(inner: Storage, journal: string) {
-    this.inner = inner;
+    super(inner);
     this.fd = fs.openSync(journal, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o644);
     // Tokens pair a sync's begin with its end; both workers share the journal.
     this.tokenPrefix = (process.pid % 65536) * 65536 + Math.floor(Math.random() * 65536);
@@ -120,35 +122,11 @@ export class JournalStorage implements Storage {
     fs.writeSync(this.fd, record.done());
   }
 
-  mkdirp(dir: string): void {
-    this.inner.mkdirp(dir);
-  }
-
-  list(dir: string): string[] {
-    return this.inner.list(dir);
-  }
-
-  exists(file: string): boolean {
-    return this.inner.exists(file);
-  }
-
-  sizeBytes(file: string): number {
-    return this.inner.sizeBytes(file);
-  }
-
-  modifiedMs(file: string): number {
-    return this.inner.modifiedMs(file);
-  }
-
   open(file: string, create: boolean): StorageFile {
     const existed = this.inner.exists(file);
     const handle = this.inner.open(file, create);
     if (!existed) this.append(new RecordWriter().u8(OP_CREATE).text(file));
     return handle;
-  }
-
-  close(file: StorageFile): void {
-    this.inner.close(file);
   }
 
   truncate(file: StorageFile, lengthBytes: number): void {
@@ -159,10 +137,6 @@ export class JournalStorage implements Storage {
   pwritev(file: StorageFile, buffers: readonly Uint8Array[], position: number): void {
     this.inner.pwritev(file, buffers, position);
     this.append(new RecordWriter().u8(OP_WRITE).text(file.path).f64(position).bytes(buffers));
-  }
-
-  pread(file: StorageFile, target: Uint8Array, targetStart: number, length: number, position: number): number {
-    return this.inner.pread(file, target, targetStart, length, position);
   }
 
   private syncBegin(file: string): number {
@@ -179,11 +153,6 @@ export class JournalStorage implements Storage {
     const token = this.syncBegin(file.path);
     this.inner.fdatasync(file);
     this.syncEnd(file.path, token);
-  }
-
-  /** Preallocation: zeros over a region that holds zeros already; no content change. */
-  zeroFillAsync(file: StorageFile, position: number, lengthBytes: number): Promise<void> {
-    return this.inner.zeroFillAsync(file, position, lengthBytes);
   }
 
   async fdatasyncAsync(file: StorageFile): Promise<void> {
@@ -215,13 +184,6 @@ export class JournalStorage implements Storage {
     this.append(new RecordWriter().u8(OP_DIR_SYNC).text(dir));
   }
 
-  writeFileAtomic(file: string, data: Uint8Array): void {
-    writeFileAtomicVia(this, file, data);
-  }
-
-  readFile(file: string): Buffer | null {
-    return this.inner.readFile(file);
-  }
 }
 
 // ------------------------------------------------------------------------------------------
