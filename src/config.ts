@@ -187,7 +187,7 @@ const SCHEMA: Record<keyof MessageStoreConfig, KeySpec> = {
   diskSpaceCleanForciblyRatio: { kind: 'int', min: 1, max: 100, runtime: true },
   cleanFileForciblyEnable: { kind: 'bool', runtime: true },
   pageCacheRtLogEnable: { kind: 'bool', runtime: true },
-  enabledAppendPropCRC: { kind: 'bool', runtime: true },
+  enabledAppendPropCRC: { kind: 'bool', runtime: false },
   forceVerifyPropCRC: { kind: 'bool', runtime: false },
   configFile: { kind: 'string', runtime: false },
 };

@@ -18,7 +18,7 @@ import {
   wellFormed,
 } from './format/commit_log_record.js';
 import { encodeHostAddress } from './format/host_address.js';
-import { withCrcReserve } from './format/record_crc.js';
+import { PROPERTY_CRC32, withCrcReserve } from './format/record_crc.js';
 import { takesQueueOffset } from './recovery/queue_offset_table.js';
 import { PutMessageStatus } from './status.js';
 import { recordBytesMax } from './config.js';
@@ -150,6 +150,9 @@ function checkProperties(value: unknown): Record<string, string> | undefined {
   if (!plain) throw invalidArgument('properties must be a plain object of string values');
   for (const [name, v] of Object.entries(value as object)) {
     if (name.length === 0) throw invalidArgument('property names must not be empty');
+    // The appended record CRC's name: a user value would be rewritten by the writer (or, on a
+    // store that does not fill it, read as a CRC that fails). RocketMQ reserves it too.
+    if (name === PROPERTY_CRC32) throw invalidArgument(`property ${PROPERTY_CRC32} is reserved for the appended record CRC`);
     if (typeof v !== 'string') throw invalidArgument(`property ${name} must be a string, got ${describeValue(v)}`);
     if (v.length === 0) throw invalidArgument(`property ${name} must not be empty (RocketMQ drops empty values)`);
     checkText(`property ${name}`, name);

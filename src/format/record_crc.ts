@@ -64,10 +64,16 @@ export function recordCrc(record: Uint8Array, totalSize: number): number {
 
 export type RecordCrcCheck = 'absent' | 'ok' | 'mismatch';
 
-/** Checks the appended CRC of the record `record[0, totalSize)`: absent, ok or mismatch. */
+/**
+ * Checks the appended CRC of the record `record[0, totalSize)`: absent, ok or mismatch. Digits
+ * that are not ten ASCII digits, or that say 0, count as absent, as RocketMQ reads a value ≤ 0
+ * (a reserve never filled; the one-in-2^31 record whose CRC is 0 goes unchecked).
+ */
 export function checkRecordCrc(record: Uint8Array, totalSize: number): RecordCrcCheck {
   if (totalSize < CRC32_RESERVED_BYTES || record.length < totalSize) return 'absent';
   const tail = record.subarray(totalSize - CRC32_RESERVED_BYTES, totalSize);
   if (!isCrcReserve(tail)) return 'absent';
-  return readCrcDigits(tail) === recordCrc(record, totalSize) ? 'ok' : 'mismatch';
+  const stored = readCrcDigits(tail);
+  if (stored <= 0) return 'absent';
+  return stored === recordCrc(record, totalSize) ? 'ok' : 'mismatch';
 }

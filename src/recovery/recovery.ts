@@ -9,6 +9,8 @@
 import path from 'node:path';
 import { StoreError } from '../errors.js';
 import { type Checkpoint, decodeCheckpoint, emptyCheckpoint } from '../format/checkpoint.js';
+import { MAGIC_V1, MAGIC_V2, RECORD_FIXED_BYTES, recordInvalidReason } from '../format/commit_log_record.js';
+import { checkRecordCrc } from '../format/record_crc.js';
 import { parseSegmentName, segmentName } from '../format/segment_name.js';
 import type { Storage, StorageFile } from '../io/storage.js';
 import { CHECKPOINT_FILE_NAME } from '../writer/checkpoint_file.js';
@@ -107,11 +109,44 @@ export class Recovery {
         `${commitLogDir} holds no segments but the checkpoint says ${checkpoint.flushedPhyOffset} bytes were flushed; refusing to start an empty log over lost data`,
       );
     }
+    if (this.options.requireRecordCrc === true) this.checkRecordsCarryCrc(segments);
     const trustedEnd = checkpoint?.flushedPhyOffset ?? 0;
     const snapshot = lastExitOK && checkpoint !== null ? readQueueOffsetSnapshot(this.storage, rootDir) : null;
     const normal = snapshot !== null && snapshot.physicalOffset === trustedEnd;
     const firstIndex = normal ? this.segmentIndexFor(segments, trustedEnd) : 0;
     return { lastExitOK, checkpoint, segments, trustedEnd, snapshot, normal, firstIndex };
+  }
+
+  /**
+   * forceVerifyPropCRC on a log written without enabledAppendPropCRC would cut it at its first
+   * record and delete the rest: refuse to open instead (the first record of the first and of
+   * the last segment must carry the appended CRC).
+   */
+  private checkRecordsCarryCrc(segments: readonly SegmentEntry[]): void {
+    for (const segment of new Set([segments[0], segments.at(-1)])) {
+      if (segment === undefined) continue;
+      const file = this.storage.open(segment.path, false);
+      try {
+        const header = Buffer.alloc(8);
+        if (this.storage.pread(file, header, 0, 8, 0) < 8) continue;
+        const totalSize = header.readInt32BE(0);
+        const magic = header.readInt32BE(4);
+        if ((magic !== MAGIC_V1 && magic !== MAGIC_V2) || totalSize < RECORD_FIXED_BYTES || totalSize > this.options.segmentSizeBytes) continue;
+        const record = Buffer.alloc(totalSize);
+        if (this.storage.pread(file, record, 0, totalSize, 0) < totalSize) continue;
+        // A damaged record is recovery's to judge; only a sound one without the CRC is refused here.
+        if (recordInvalidReason(record, 0, totalSize, true) !== null) continue;
+        if (checkRecordCrc(record, totalSize) === 'absent') {
+          throw new StoreError(
+            'E_CONFIG_INVALID',
+            `forceVerifyPropCRC needs every record to carry the appended record CRC, but the record at ${segment.startOffset} ` +
+              `(${segment.path}) was written without enabledAppendPropCRC; open without forceVerifyPropCRC`,
+          );
+        }
+      } finally {
+        this.storage.close(file);
+      }
+    }
   }
 
   /**
@@ -317,8 +352,14 @@ export class Recovery {
       segments.push({ startOffset, path: path.join(commitLogDir, name) });
     }
     segments.sort((a, b) => a.startOffset - b.startOffset);
+    // Below the checkpoint's durable end a segment held fsynced data, so its size was durable
+    // too: an empty one there is damage, not an interrupted creation.
+    const durableEnd = this.loadCheckpoint()?.flushedPhyOffset ?? 0;
+    const damaged = (segment: SegmentEntry): StoreError =>
+      new StoreError('E_STORE_CORRUPT', `CommitLog segment ${segment.path} is empty but the checkpoint says bytes up to ${durableEnd} were fsynced`);
     let removedEmpty = false;
     for (let last = segments.at(-1); last !== undefined && this.storage.sizeBytes(last.path) === 0; last = segments.at(-1)) {
+      if (last.startOffset < durableEnd) throw damaged(last);
       this.storage.unlink(last.path);
       segments.pop();
       removedEmpty = true;
@@ -331,6 +372,7 @@ export class Recovery {
       // it its size back (zeros), so the scan ends the log at its start and treats what follows
       // as records past the end.
       if (this.storage.sizeBytes(segment.path) !== 0) continue;
+      if (segment.startOffset < durableEnd) throw damaged(segment);
       const file = this.storage.open(segment.path, false);
       try {
         this.storage.truncate(file, segmentSizeBytes);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MessageStore } from '../../src/index.js';
+import { type Checkpoint, decodeCheckpoint, encodeCheckpoint } from '../../src/format/checkpoint.js';
 import { faultyStorageSpec } from '../support/faulty_storage.js';
 
 const SEGMENT_BYTES = 64 * 1024;
@@ -51,9 +52,15 @@ test('after a power cut a segment comes back empty while the next one kept recor
   const commitLogDir = path.join(root, 'commitlog');
   const withData = fs.readdirSync(commitLogDir).sort().filter((name) => Number(name) <= offsets.at(-1)!);
   assert.ok(withData.length >= 3);
-  // The second-to-last segment with data lost its size; the last one kept its records.
+  // The second-to-last segment with data lost its size; the last one kept its records. As in a
+  // power cut, the checkpoint's durable end is still below both (they were never fsynced).
   const emptied = withData.at(-2)!;
   fs.truncateSync(path.join(commitLogDir, emptied), 0);
+  const checkpointFile = path.join(root, 'checkpoint');
+  const decoded = decodeCheckpoint(fs.readFileSync(checkpointFile));
+  assert.equal(decoded.kind, 'ok');
+  const durable = { ...(decoded as { checkpoint: Checkpoint }).checkpoint, flushedPhyOffset: Number(emptied), dispatchedPhyOffset: Number(emptied) };
+  fs.writeFileSync(checkpointFile, encodeCheckpoint(durable));
   fs.writeFileSync(path.join(root, 'abort'), '');
   store = await MessageStore.open(options);
   try {
@@ -262,4 +269,35 @@ test('verify now reports a flipped consume queue tags code and a flipped index s
   assert.ok(problems.some((p) => p.startsWith(`${cqFile} position 60 `) && p.includes('tags code')), problems.join('\n'));
   assert.ok(problems.some((p) => p.startsWith(`${indexFile} position ${40 + slot * 4} `)), problems.join('\n'));
   assert.ok(problems.some((p) => p.startsWith(`${indexFile} position 0 `) && p.includes('beginTimestamp')), problems.join('\n'));
+});
+
+test('an empty segment below the checkpoint\'s durable end is damage, not a power cut: the store refuses to open (review)', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-power-regress-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const options = { storePathRootDir: root, mappedFileSizeCommitLog: SEGMENT_BYTES, flushDiskType: 'SYNC_FLUSH' as const };
+  const store = await MessageStore.open(options);
+  const body = Buffer.alloc(1000, 0x64);
+  for (let i = 0; i < 200; i++) await store.putMessage({ topic: 'Pw', queueId: 0, body });
+  await store.close();
+  const commitLogDir = path.join(root, 'commitlog');
+  const first = fs.readdirSync(commitLogDir).sort()[0]!;
+  fs.truncateSync(path.join(commitLogDir, first), 0);
+  await assert.rejects(MessageStore.open(options), { code: 'E_STORE_CORRUPT' });
+});
+
+test('forceVerifyPropCRC on a store written without the record CRC refuses to open instead of cutting the log (review)', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mqstore-force-regress-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const options = { storePathRootDir: root, mappedFileSizeCommitLog: SEGMENT_BYTES, flushDiskType: 'SYNC_FLUSH' as const };
+  let store = await MessageStore.open(options);
+  for (let i = 0; i < 20; i++) await store.putMessage({ topic: 'Plain', queueId: 0, body: `m${i}` });
+  const end = store.getMaxPhyOffset();
+  await store.close();
+  await assert.rejects(MessageStore.open({ ...options, forceVerifyPropCRC: true }), { code: 'E_CONFIG_INVALID' });
+  store = await MessageStore.open(options);
+  try {
+    assert.equal(store.getMaxPhyOffset(), end, 'nothing was cut');
+  } finally {
+    await store.close();
+  }
 });

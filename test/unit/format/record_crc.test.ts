@@ -41,7 +41,7 @@ test('a record\'s CRC covers every byte before the reserve: ok, then a flip anyw
   const head = Buffer.from(Array.from({ length: 120 }, (_, i) => (i * 37) & 0xff));
   const record = Buffer.concat([head, Buffer.from(withCrcReserve('KEYS\u0001k\u0002'), 'latin1')]);
   const total = record.length;
-  assert.equal(checkRecordCrc(record, total), recordCrc(record, total) === 0 ? 'ok' : 'mismatch');
+  assert.equal(checkRecordCrc(record, total), 'absent', 'a reserve never filled (digits 0) is not a CRC');
   const tail = record.subarray(total - CRC32_RESERVED_BYTES);
   writeCrcDigits(tail, recordCrc(record, total));
   assert.equal(recordCrc(record, total), crc32(record.subarray(0, total - 20)) & 0x7fffffff);
@@ -52,4 +52,12 @@ test('a record\'s CRC covers every byte before the reserve: ok, then a flip anyw
     assert.equal(checkRecordCrc(copy, total), 'mismatch', `flip at ${at}`);
   }
   assert.equal(checkRecordCrc(head, head.length), 'absent');
+});
+
+test('digits that are not digits read as absent, and a user property named __CRC32# is refused at put', async () => {
+  const record = Buffer.concat([Buffer.alloc(100, 7), Buffer.from('__CRC32#\u0001abcdefghij\u0002', 'latin1')]);
+  assert.equal(checkRecordCrc(record, record.length), 'absent');
+  const { PutPreparer } = await import('../../../src/put_request.js');
+  const preparer = new PutPreparer({ maxMessageSize: 1024, segmentSizeBytes: 1 << 20, storeHost: new Uint8Array([127, 0, 0, 1, 0, 0, 42, 159]) });
+  assert.throws(() => preparer.prepareMessage({ topic: 'T', queueId: 0, body: 'x', properties: { '__CRC32#': 'abcdefghij' } }), { code: 'E_INVALID_ARGUMENT' });
 });
