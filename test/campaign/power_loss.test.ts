@@ -79,6 +79,25 @@ test('prefix: a random prefix of each file\'s unsynced writes; torn: all but the
   assert.ok(torn.size >= 2, `tears seen: ${[...torn].join(', ')}`);
 });
 
+test('the durable CommitLog end is segment start + the highest synced write, whatever came after', (t) => {
+  const dir = tempDir(t, 'durable-end');
+  const storeDir = path.join(dir, 'store');
+  const snapshotDir = path.join(dir, 'snapshot');
+  fs.mkdirSync(path.join(storeDir, 'commitlog'), { recursive: true });
+  fs.cpSync(storeDir, snapshotDir, { recursive: true });
+  const journal = path.join(dir, 'journal');
+  const storage = createStorage({ journal });
+  const segment = storage.open(path.join(storeDir, 'commitlog', '00000000000000065536'), true);
+  storage.truncate(segment, 4096);
+  storage.pwritev(segment, [Buffer.alloc(100, 1)], 0);
+  storage.fdatasync(segment);
+  storage.pwritev(segment, [Buffer.alloc(50, 2)], 100);
+  storage.close(segment);
+  storage.fsyncDir(path.join(storeDir, 'commitlog'));
+  const report = applyPowerLoss({ journal, snapshotDir, storeDir, mode: 'torn', seed: 3 });
+  assert.equal(report.durableCommitLogEnd, 65536 + 100);
+});
+
 test('the power-loss campaign: drop, prefix and torn cuts under SYNC_FLUSH, a cut under ASYNC_FLUSH', async (t) => {
   const dir = tempDir(t, 'campaign');
   const modes: PowerLossMode[] = ['drop', 'prefix', 'torn', 'torn'];

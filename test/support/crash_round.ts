@@ -574,9 +574,15 @@ export class CrashCampaign {
     let checkedMessages = 0;
     const recovery = store?.getRecoveryReport() ?? null;
     let lostAsyncMessages = 0;
+    if (powerLoss !== null && store !== null && store.getMaxPhyOffset() < powerLoss.durableCommitLogEnd) {
+      // Everything a completed fdatasync covered must still be there (the acks below are only
+      // the ones the child lived to write down; this covers the rest).
+      problems.push(`recovery ended the log at ${store.getMaxPhyOffset()}, before the durable end ${powerLoss.durableCommitLogEnd}`);
+    }
     if (powerLossMode !== null && flushDiskType === 'ASYNC_FLUSH' && store !== null) {
       // ASYNC_FLUSH acknowledges before the fsync: a power cut may take those past the durable
-      // end, as a suffix; everything before the recovered end must still be there (checked below).
+      // end (checked above against the journal), as a suffix; everything before the recovered
+      // end must still be there (checked below).
       const end = store.getMaxPhyOffset();
       const kept = acks.filter((ack) => ack.wroteOffset + ack.wroteBytes <= end);
       for (const ack of acks) if (ack.wroteOffset + ack.wroteBytes > end) lostAsyncMessages += ack.msgNum;

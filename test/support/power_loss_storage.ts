@@ -22,6 +22,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseSegmentName } from '../../src/format/segment_name.js';
 import type { Storage, StorageFile, StorageSpec } from '../../src/io/storage.js';
 import { FaultyStorage, type FaultyStorageOptions } from './faulty_storage.js';
 import { ForwardingStorage } from './forwarding_storage.js';
@@ -197,6 +198,8 @@ type Change = { seq: number; kind: 'write'; position: number; data: Buffer } | {
 class Inode {
   volatile: Buffer;
   durable: Buffer;
+  /** End of the highest write a completed sync covered (bytes of this file). */
+  syncedWriteEnd = 0;
   /** Changes not yet covered by a completed sync, in order. */
   pending: Change[] = [];
 
@@ -299,6 +302,11 @@ export interface PowerLossReport {
   droppedWriteBytes: number;
   /** Files created and synced whose directory entry was not, so the cut lost them. */
   lostEntries: number;
+  /**
+   * The CommitLog's durable end: over the surviving segments, start + the end of the highest
+   * write a completed fdatasync covered. Recovery must never end the log before it.
+   */
+  durableCommitLogEnd: number;
 }
 
 /**
@@ -348,7 +356,11 @@ export function applyPowerLoss(options: PowerLossOptions): PowerLossReport {
         if (sync === undefined) break;
         syncs.delete(record.number);
         const { inode, boundary } = sync;
-        while (inode.pending.length > 0 && inode.pending[0]!.seq < boundary) inode.durable = applyChange(inode.durable, inode.pending.shift()!);
+        while (inode.pending.length > 0 && inode.pending[0]!.seq < boundary) {
+          const change = inode.pending.shift()!;
+          inode.durable = applyChange(inode.durable, change);
+          if (change.kind === 'write') inode.syncedWriteEnd = Math.max(inode.syncedWriteEnd, change.position + change.data.length);
+        }
         break;
       }
       case OP_UNLINK:
@@ -410,6 +422,11 @@ export function applyPowerLoss(options: PowerLossOptions): PowerLossReport {
   }
   let lostEntries = 0;
   for (const [file] of volatile) if (!durable.has(file)) lostEntries++;
+  let durableCommitLogEnd = 0;
+  for (const [file, inode] of durable) {
+    const start = path.dirname(file) === 'commitlog' ? parseSegmentName(path.basename(file)) : null;
+    if (start !== null && inode.syncedWriteEnd > 0) durableCommitLogEnd = Math.max(durableCommitLogEnd, start + inode.syncedWriteEnd);
+  }
 
   // Rewrite the store directory: the same directories, the surviving files.
   const dirs = walkDirs(storeDir).map((d) => path.relative(storeDir, d));
@@ -421,5 +438,5 @@ export function applyPowerLoss(options: PowerLossOptions): PowerLossReport {
     fs.mkdirSync(path.dirname(full), { recursive: true });
     fs.writeFileSync(full, content);
   }
-  return { records, files: contents.size, droppedWriteBytes, lostEntries };
+  return { records, files: contents.size, droppedWriteBytes, lostEntries, durableCommitLogEnd };
 }
