@@ -57,6 +57,8 @@ const BLOCKS_MAX = 64;
 const UNIT_CACHE_QUEUES_MAX = 1024;
 /** A cached run serves a pull when it holds at least this many of the units asked for. */
 const UNIT_CACHE_HIT_UNITS_MIN = 64;
+/** Units read at once when a lookup of a record at rest checks it against its unit (5 KiB). */
+const CONFIRM_READ_AHEAD_UNITS = 256;
 /** Runs larger than this are not kept (a pull with a huge maxMsgNums): the cache stays ≤ 16 MiB. */
 const UNIT_RUN_CACHE_BYTES_MAX = 16 * 1024;
 
@@ -207,7 +209,8 @@ export class MessageReads {
     if (!takesQueueOffset(message.sysFlag)) return true; // PREPARED and ROLLBACK have no unit.
     const range = this.context.queueRange(message.topic, message.queueId);
     if (range !== undefined && message.queueOffset < range.minQueueOffset) return true; // Unit removed by retention.
-    const unit = await this.unitAt(message.topic, message.queueId, message.queueOffset);
+    // Read ahead: a walk over old records (queryMessage, a tool) asks for the next units next.
+    const unit = await this.unitAt(message.topic, message.queueId, message.queueOffset, CONFIRM_READ_AHEAD_UNITS);
     if (unit === null || unit.physicalOffset !== message.commitLogOffset || unit.sizeBytes !== message.storeSize) return false;
     return unitMatches(unit, message, message.topic, message.queueId, false);
   }
@@ -392,10 +395,12 @@ export class MessageReads {
   }
 
   /** The unit at `queueOffset` if it is inside the queue's readable range. */
-  private async unitAt(topic: string, queueId: number, queueOffset: number): Promise<Unit | null> {
+  private async unitAt(topic: string, queueId: number, queueOffset: number, readAheadUnits = 1): Promise<Unit | null> {
     const range = this.context.queueRange(topic, queueId);
     if (range === undefined || queueOffset < range.minQueueOffset || queueOffset >= range.maxQueueOffset) return null;
-    const run = await this.readUnitBytes(topic, queueId, queueOffset, 1);
+    // Never past the queue's end: units not written yet must not enter the cache.
+    const count = Math.max(1, Math.min(readAheadUnits, range.maxQueueOffset - queueOffset));
+    const run = await this.readUnitBytes(topic, queueId, queueOffset, count);
     const unit: Unit = { queueOffset: 0, physicalOffset: 0, sizeBytes: 0, tagsCode: 0 };
     return run !== null && unitAt(run, 0, queueOffset, unit) ? unit : null;
   }
