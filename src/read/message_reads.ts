@@ -398,8 +398,10 @@ export class MessageReads {
   private async unitAt(topic: string, queueId: number, queueOffset: number, readAheadUnits = 1): Promise<Unit | null> {
     const range = this.context.queueRange(topic, queueId);
     if (range === undefined || queueOffset < range.minQueueOffset || queueOffset >= range.maxQueueOffset) return null;
-    // Never past the queue's end: units not written yet must not enter the cache.
-    const count = Math.max(1, Math.min(readAheadUnits, range.maxQueueOffset - queueOffset));
+    // Never past the queue's end (units not written yet must not enter the cache), nor past the
+    // end of the consume queue file (a read there is short and finds nothing).
+    const unitsLeftInFile = (this.cqFileSizeBytes - ((queueOffset * CQ_ENTRY_BYTES) % this.cqFileSizeBytes)) / CQ_ENTRY_BYTES;
+    const count = Math.max(1, Math.min(readAheadUnits, range.maxQueueOffset - queueOffset, unitsLeftInFile));
     const run = await this.readUnitBytes(topic, queueId, queueOffset, count);
     const unit: Unit = { queueOffset: 0, physicalOffset: 0, sizeBytes: 0, tagsCode: 0 };
     return run !== null && unitAt(run, 0, queueOffset, unit) ? unit : null;
