@@ -5,13 +5,10 @@
 
 import path from 'node:path';
 import { decodeMessage, type MessageExt, PROPERTY_UNIQ_KEY, RECORD_FIXED_BYTES } from '../format/commit_log_record.js';
-import { isTagsCodeExtAddress, tagsCodeOf } from '../format/consume_queue_entry.js';
+import { tagsCodeAgrees, tagsCodeOf } from '../format/consume_queue_entry.js';
 import { indexKey, indexKeyHash } from '../format/hash_index.js';
 import { segmentName } from '../format/segment_name.js';
 import type { Storage, StorageFile } from '../io/storage.js';
-
-/** RocketMQ's schedule topic keeps a delivery time in tagsCode, not a tags hash. */
-const SCHEDULE_TOPIC = 'SCHEDULE_TOPIC_XXXX';
 
 export class RecordChecker {
   private readonly storage: Storage;
@@ -37,7 +34,7 @@ export class RecordChecker {
     if (message.topic !== topic || message.queueId !== queueId || message.queueOffset !== queueOffset) {
       return `points at ${message.topic}/${message.queueId} queue offset ${message.queueOffset}, not ${topic}/${queueId} ${queueOffset}`;
     }
-    if (tagsCode !== undefined && topic !== SCHEDULE_TOPIC && !isTagsCodeExtAddress(tagsCode) && tagsCode !== tagsCodeOf(message.tags)) {
+    if (tagsCode !== undefined && !tagsCodeAgrees(topic, tagsCode, message.tags)) {
       return `tags code ${tagsCode} is not the hash of the record's tags ${JSON.stringify(message.tags ?? '')} (${tagsCodeOf(message.tags)})`;
     }
     return null;

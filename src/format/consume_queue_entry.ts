@@ -80,6 +80,18 @@ export function isTagsCodeExtAddress(tagsCode: number): boolean {
   return tagsCode <= CQ_TAGS_CODE_EXT_ADDRESS_MAX;
 }
 
+/** RocketMQ's schedule topic keeps a delivery time in tagsCode, not a tags hash. */
+export const SCHEDULE_TOPIC = 'SCHEDULE_TOPIC_XXXX';
+
+/**
+ * Whether a unit's tags code agrees with its record's tags: the hash of the tags, except in the
+ * schedule topic (a delivery time) and for a ConsumeQueueExt address (nothing to compare).
+ */
+export function tagsCodeAgrees(topic: string, tagsCode: number, tags: string | undefined): boolean {
+  if (topic === SCHEDULE_TOPIC || isTagsCodeExtAddress(tagsCode)) return true;
+  return tagsCode === tagsCodeOf(tags);
+}
+
 /** null for a unit that points at a message; otherwise why not (zero, filler or invalid). */
 export function consumeQueueEntryInvalidReason(entry: ConsumeQueueEntry): string | null {
   if (isZeroEntry(entry)) return 'zero unit: end of written data';

@@ -29,6 +29,7 @@ import {
   CQ_POS_TAGS_CODE,
   isTagsCodeExtAddress,
   rollNextFileQueueOffset,
+  tagsCodeAgrees,
   tagsCodeOf,
 } from '../format/consume_queue_entry.js';
 import { parseSegmentName, segmentName } from '../format/segment_name.js';
@@ -545,9 +546,6 @@ function unitAt(run: Buffer, index: number, fromQueueOffset: number, out?: Unit)
   return true;
 }
 
-/** RocketMQ's schedule topic keeps the delivery time in tagsCode, not a tags hash. */
-const SCHEDULE_TOPIC = 'SCHEDULE_TOPIC_XXXX';
-
 /**
  * The record is the unit's own message: topic, queue, queue offset, and (unless the record
  * passed a required record CRC) tags with the unit's tags code. Without the appended record
@@ -556,8 +554,7 @@ const SCHEDULE_TOPIC = 'SCHEDULE_TOPIC_XXXX';
  */
 function unitMatches(unit: Unit, message: MessageExt, topic: string, queueId: number, recordCrcChecked: boolean): boolean {
   if (message.topic !== topic || message.queueId !== queueId || message.queueOffset !== unit.queueOffset) return false;
-  if (recordCrcChecked || topic === SCHEDULE_TOPIC || isTagsCodeExtAddress(unit.tagsCode)) return true;
-  return unit.tagsCode === tagsCodeOf(message.tags);
+  return recordCrcChecked || tagsCodeAgrees(topic, unit.tagsCode, message.tags);
 }
 
 function done(result: GetMessageResult, status: GetMessageStatus, nextBeginOffset: number): GetMessageResult {
