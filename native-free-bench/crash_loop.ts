@@ -2,11 +2,12 @@
 // against one store directory (the round logic is test/support/crash_round.ts, shared).
 //
 //   node dist/native-free-bench/crash_loop.js [--rounds 200] [--seed S] [--dir D]
-//        [--rate-bytes 1048576] [--keep-going] [--power-loss drop|prefix|torn|mixed]
+//        [--rate-bytes 1048576] [--keep-going] [--power-loss drop|prefix|torn|subset|mixed]
 //
 // With --power-loss the child journals every change and each kill becomes a power cut: the
 // store is rewritten to what the disk held (test/support/power_loss_storage.ts): unsynced
-// bytes dropped, or a random prefix of them kept, or the last write torn.
+// bytes dropped, or a random prefix of them kept, or the last write torn, or a random subset of
+// their 4 KiB pages kept (holes).
 //
 // Each round spawns a child that sends a seeded stream, SIGKILLs it 50–400 ms after it is ready,
 // reopens the store and checks every acknowledged message of every round so far, then walks the
@@ -51,7 +52,7 @@ function parseOptions(argv: string[]): LoopOptions {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be an integer ≥ 0, got ${values.seed}`);
   if (!Number.isFinite(rateBytesPerSecond) || rateBytesPerSecond < 0) throw new Error(`--rate-bytes must be ≥ 0`);
   const powerLoss = values['power-loss'] ?? null;
-  if (powerLoss !== null && !['drop', 'prefix', 'torn', 'mixed'].includes(powerLoss)) throw new Error(`--power-loss must be drop, prefix, torn or mixed, got ${powerLoss}`);
+  if (powerLoss !== null && !['drop', 'prefix', 'torn', 'subset', 'mixed'].includes(powerLoss)) throw new Error(`--power-loss must be drop, prefix, torn, subset or mixed, got ${powerLoss}`);
   return { rounds, seed, dir: values.dir ?? null, rateBytesPerSecond, keepGoing: values['keep-going'], powerLoss: powerLoss as LoopOptions['powerLoss'] };
 }
 
@@ -71,6 +72,7 @@ async function main(): Promise<number> {
       `${options.powerLoss === null ? 'SIGKILL' : `power cut (${options.powerLoss})`}, ` +
       `node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()}`,
   );
+  // 'subset' (holes) is asked for by name: it still finds an open defect (RELIABILITY.md).
   const modes: readonly PowerLossMode[] = ['drop', 'prefix', 'torn'];
   const powerLoss = options.powerLoss;
   const campaign = new CrashCampaign({

@@ -48,7 +48,8 @@ export interface ConsumeQueueStoreOptions {
   openFilesMax: number;
 }
 
-export type ConsumeQueuePutResult = 'written' | 'duplicate';
+/** 'gap': the unit would leave a hole after the queue's end (only when the caller asked for it). */
+export type ConsumeQueuePutResult = 'written' | 'duplicate' | 'gap';
 
 export interface ConsumeQueueLoadSummary {
   /** Queues with at least one file after recovery. */
@@ -189,9 +190,9 @@ export class ConsumeQueueStore {
   /**
    * RocketMQ putMessagePositionInfo: appends the unit for queueOffset to the queue's pending
    * units, or reports a duplicate (already dispatched before a restart). Appending past the end
-   * is a StoreError. No I/O: the unit reaches its file at the next commit().
+   * is a StoreError, or 'gap' with `reportGap`. No I/O: the unit reaches its file at the next commit().
    */
-  put(topic: string, queueId: number, queueOffset: number, entry: ConsumeQueueEntry): ConsumeQueuePutResult {
+  put(topic: string, queueId: number, queueOffset: number, entry: ConsumeQueueEntry, reportGap = false): ConsumeQueuePutResult {
     this.assertOpen();
     assertQueueId(queueId);
     assert(Number.isSafeInteger(queueOffset), 'queueOffset must be an integer');
@@ -205,6 +206,9 @@ export class ConsumeQueueStore {
     if (queue.fileStarts.length === 0 && queue.endBytes === queue.pendingStartBytes) this.startQueue(queue, expectedBytes);
     if (expectedBytes < queue.endBytes) return 'duplicate';
     if (expectedBytes > queue.endBytes) {
+      // At start-up a queue whose recovered tail lost units below the durable dispatch position
+      // (a power cut kept later pages but not earlier ones) is rebuilt, not a reason to refuse.
+      if (reportGap) return 'gap';
       throw new StoreError(
         'E_STORE_CORRUPT',
         `consume queue ${topic}/${queueId}: put of queue offset ${queueOffset} (physical offset ` +

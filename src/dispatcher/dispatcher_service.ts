@@ -152,11 +152,17 @@ export class DispatcherService {
       if (next > 0 && cq.maxQueueOffset(topic, queueId) === 0) missing.set(queueKey(topic, queueId), [topic, queueId]);
     }
     const tail = new CommitLogTail(storage, { commitLogDir: config.storePathCommitLog, segmentSizeBytes: config.mappedFileSizeCommitLog }, from);
-    const apply = dispatcherOf(cq, index, null);
+    const gaps = new Map<string, [string, number]>();
+    const apply = dispatcherOf(cq, index, null, gaps);
     const storeTimestamp = catchUp(tail, cq, end, apply);
 
     // Check every queue against the writer's table; rebuild the ones that disagree.
     const rebuild = queuesToRebuild(storage, config, cq, recovery.queueOffsets, logMin, report);
+    for (const [key, queue] of gaps) {
+      if (rebuild.has(key)) continue;
+      report.events.push(`consume queue ${queue[0]}/${queue[1]} lost units below the durable dispatch position: rebuilding it`);
+      rebuild.set(key, queue);
+    }
     for (const [key, queue] of missing) {
       if (rebuild.has(key) || from <= logMin) continue; // Already rebuilt, or re-dispatched whole.
       report.events.push(`consume queue ${queue[0]}/${queue[1]} had no files: rebuilding it`);
@@ -393,14 +399,22 @@ async function fdatasyncByPath(storage: Storage, file: string): Promise<void> {
 }
 
 /** Applies one record: its consume queue unit (NOT/COMMIT only) and its index keys. */
-function dispatcherOf(cq: ConsumeQueueStore, index: IndexService | null, onlyQueues: Set<string> | null): (request: DispatchRequest) => void {
+/**
+ * Applies dispatch requests to the consume queues (all, or `onlyQueues`) and the index. With
+ * `gaps`, a unit that would leave a hole in its queue is not put and the queue is noted there
+ * (start-up: such queues are rebuilt from the CommitLog); without, a hole is a StoreError.
+ */
+function dispatcherOf(
+  cq: ConsumeQueueStore,
+  index: IndexService | null,
+  onlyQueues: Set<string> | null,
+  gaps?: Map<string, [string, number]>,
+): (request: DispatchRequest) => void {
   return (request) => {
-    if (takesQueueOffset(request.sysFlag) && (onlyQueues === null || onlyQueues.has(queueKey(request.topic, request.queueId)))) {
-      cq.put(request.topic, request.queueId, request.queueOffset, {
-        physicalOffset: request.physicalOffset,
-        sizeBytes: request.sizeBytes,
-        tagsCode: request.tagsCode,
-      });
+    const key = queueKey(request.topic, request.queueId);
+    if (takesQueueOffset(request.sysFlag) && (onlyQueues === null || onlyQueues.has(key)) && gaps?.has(key) !== true) {
+      const unit = { physicalOffset: request.physicalOffset, sizeBytes: request.sizeBytes, tagsCode: request.tagsCode };
+      if (cq.put(request.topic, request.queueId, request.queueOffset, unit, gaps !== undefined) === 'gap') gaps!.set(key, [request.topic, request.queueId]);
     }
     if (index !== null) {
       index.buildIndex({

@@ -7,7 +7,8 @@
 //
 //   file contents   the bytes covered by a completed fdatasync of that file (writes journaled
 //                   before the sync began); `prefix` also keeps a random prefix of each file's
-//                   later writes, `torn` keeps them all but tears the last one at a random byte
+//                   later writes, `torn` keeps them all but tears the last one at a random byte,
+//                   `subset` keeps each 4 KiB page of them or not (writeback in any order: holes)
 //   directory       a creation, rename or unlink survives only once an fsync of its directory
 //   entries         completed after it (directories themselves are taken as durable)
 //
@@ -190,7 +191,10 @@ export class JournalStorage extends ForwardingStorage {
 // ------------------------------------------------------------------------------------------
 // Replay
 
-export type PowerLossMode = 'drop' | 'prefix' | 'torn';
+export type PowerLossMode = 'drop' | 'prefix' | 'torn' | 'subset';
+
+/** Writeback granularity of the `subset` mode: pages reach the disk independently. */
+const PAGE_BYTES = 4096;
 
 type Change = { seq: number; kind: 'write'; position: number; data: Buffer } | { seq: number; kind: 'truncate'; lengthBytes: number };
 
@@ -404,6 +408,30 @@ export function applyPowerLoss(options: PowerLossOptions): PowerLossReport {
   for (const [file, inode] of durable) {
     let content = inode.durable;
     const pending = inode.pending;
+    if (options.mode === 'subset') {
+      // Writeback in any order: each 4 KiB page of each unsynced write reaches the disk or not,
+      // independently (holes included). The file size is metadata, journaled in order: it is
+      // the size after a random prefix of the size changes, and the pages are cut to it.
+      const sizes = [content.length];
+      for (const change of pending) {
+        const size = sizes[sizes.length - 1]!;
+        sizes.push(change.kind === 'truncate' ? change.lengthBytes : Math.max(size, change.position + change.data.length));
+      }
+      const finalSize = sizes[prng.inRange(0, sizes.length - 1)]!;
+      for (const change of pending) {
+        if (change.kind === 'truncate') continue;
+        for (let from = 0; from < change.data.length; ) {
+          const pageEnd = Math.min(change.data.length, PAGE_BYTES - ((change.position + from) % PAGE_BYTES) + from);
+          const piece: Change = { seq: change.seq, kind: 'write', position: change.position + from, data: change.data.subarray(from, pageEnd) };
+          if (prng.below(2) === 1) content = applyChange(content, piece);
+          else droppedWriteBytes += piece.data.length;
+          from = pageEnd;
+        }
+      }
+      content = applyChange(content, { seq: -1, kind: 'truncate', lengthBytes: finalSize });
+      contents.set(file, content);
+      continue;
+    }
     let kept = 0;
     if (options.mode === 'prefix') kept = prng.inRange(0, pending.length);
     if (options.mode === 'torn') kept = pending.length;
