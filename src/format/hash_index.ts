@@ -48,6 +48,20 @@ export function indexFileSizeBytes(
   return INDEX_HEADER_BYTES + hashSlotNum * INDEX_SLOT_BYTES + indexNum * INDEX_ENTRY_BYTES;
 }
 
+/**
+ * The layout of an index file of `sizeBytes` from a slot count and/or an entry count (the missing
+ * one follows from the size, 40 + 4 × slots + 20 × entries), or null when no whole layout fits.
+ * Index files do not record their layout: tools take it from the store's configuration.
+ */
+export function indexLayoutForSize(sizeBytes: number, hashSlotNum: number | undefined, indexNum: number | undefined): HashIndexLayout | null {
+  if (hashSlotNum === undefined && indexNum === undefined) return null;
+  const freeBytes = sizeBytes - INDEX_HEADER_BYTES;
+  const slots = hashSlotNum ?? (freeBytes - indexNum! * INDEX_ENTRY_BYTES) / INDEX_SLOT_BYTES;
+  const entries = indexNum ?? (freeBytes - hashSlotNum! * INDEX_SLOT_BYTES) / INDEX_ENTRY_BYTES;
+  if (!Number.isSafeInteger(slots) || !Number.isSafeInteger(entries) || slots < 1 || entries < 2) return null;
+  return indexFileSizeBytes(slots, entries) === sizeBytes ? { hashSlotNum: slots, indexNum: entries } : null;
+}
+
 export interface IndexHeader {
   /** Store time (ms) of the first entry, or inherited from the previous file; 0 when unknown. */
   beginTimestamp: number;

@@ -23,6 +23,7 @@ import {
   INDEX_SLOT_BYTES,
   indexFileSizeBytes,
   indexKey,
+  indexLayoutForSize,
   indexKeyHash,
   MAX_HASH_SLOT_NUM_DEFAULT,
   MAX_INDEX_NUM_DEFAULT,
@@ -110,27 +111,21 @@ export function dumpIndex(file: string, options: DumpIndexOptions, print: (line:
 /** The layout from the options (defaults for what is not given); it must match the file size. */
 function layoutOf(file: string, sizeBytes: number, options: DumpIndexOptions): HashIndexLayout {
   const given = options.slots !== undefined || options.entries !== undefined;
-  let hashSlotNum = options.slots ?? MAX_HASH_SLOT_NUM_DEFAULT;
-  let indexNum = options.entries ?? MAX_INDEX_NUM_DEFAULT;
-  // With only one of the two given, the other follows from the size when it comes out whole.
-  const freeBytes = (count: number, each: number): number => sizeBytes - INDEX_HEADER_BYTES - count * each;
-  if (options.slots !== undefined && options.entries === undefined && freeBytes(hashSlotNum, INDEX_SLOT_BYTES) % INDEX_ENTRY_BYTES === 0) {
-    indexNum = freeBytes(hashSlotNum, INDEX_SLOT_BYTES) / INDEX_ENTRY_BYTES;
-  }
-  if (options.entries !== undefined && options.slots === undefined && freeBytes(indexNum, INDEX_ENTRY_BYTES) % INDEX_SLOT_BYTES === 0) {
-    hashSlotNum = freeBytes(indexNum, INDEX_ENTRY_BYTES) / INDEX_SLOT_BYTES;
-  }
-  const expectedBytes = indexFileSizeBytes(hashSlotNum, indexNum);
-  if (hashSlotNum < 1 || indexNum < 2 || expectedBytes !== sizeBytes) {
+  const layout = given
+    ? indexLayoutForSize(sizeBytes, options.slots, options.entries)
+    : indexLayoutForSize(sizeBytes, MAX_HASH_SLOT_NUM_DEFAULT, MAX_INDEX_NUM_DEFAULT);
+  if (layout === null) {
     const which = given ? `--slots ${options.slots ?? '?'} --entries ${options.entries ?? '?'}` : 'the default layout';
+    const slots = given ? options.slots : MAX_HASH_SLOT_NUM_DEFAULT;
+    const entries = given ? options.entries : MAX_INDEX_NUM_DEFAULT;
+    const needs = slots !== undefined && entries !== undefined ? `${indexFileSizeBytes(slots, entries)} bytes` : 'a whole layout';
     throw new StoreError(
       'E_INVALID_ARGUMENT',
-      `${file} is ${sizeBytes} bytes, but ${which} needs 40 + 4 × slots + 20 × entries = ` +
-        `${hashSlotNum < 1 || indexNum < 2 ? 'a whole layout' : expectedBytes} bytes ` +
-        `(hashSlotNum ${hashSlotNum}, indexNum ${indexNum}); give the store's maxHashSlotNum and maxIndexNum as --slots and --entries`,
+      `${file} is ${sizeBytes} bytes, but ${which} needs 40 + 4 × slots + 20 × entries = ${needs}; ` +
+        "give the store's maxHashSlotNum and maxIndexNum as --slots and --entries",
     );
   }
-  return { hashSlotNum, indexNum };
+  return layout;
 }
 
 function readExactly(fd: number, lengthBytes: number, position: number): Buffer {

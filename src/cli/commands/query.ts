@@ -55,6 +55,7 @@ import {
   INDEX_SLOT_BYTES,
   indexFileSizeBytes,
   indexKey,
+  indexLayoutForSize,
   indexKeyHash,
   MAX_HASH_SLOT_NUM_DEFAULT,
   MAX_INDEX_NUM_DEFAULT,
@@ -435,7 +436,7 @@ class IndexLayouts {
         ? { hashSlotNum: MAX_HASH_SLOT_NUM_DEFAULT, indexNum: MAX_INDEX_NUM_DEFAULT }
         : inferIndexLayout(fd, sizeBytes, header);
     } else {
-      layout = givenLayout(sizeBytes, this.hashSlotNum, this.indexNum);
+      layout = indexLayoutForSize(sizeBytes, this.hashSlotNum, this.indexNum);
     }
     if (layout === null) {
       const given = this.hashSlotNum !== undefined || this.indexNum !== undefined;
@@ -450,15 +451,6 @@ class IndexLayouts {
     }
     return layout;
   }
-}
-
-/** The layout from --slots and/or --entries (the missing one follows from the size), or null when the size disagrees. */
-function givenLayout(sizeBytes: number, hashSlotNum: number | undefined, indexNum: number | undefined): HashIndexLayout | null {
-  const freeBytes = sizeBytes - INDEX_HEADER_BYTES;
-  const slots = hashSlotNum ?? (freeBytes - indexNum! * INDEX_ENTRY_BYTES) / INDEX_SLOT_BYTES;
-  const entries = indexNum ?? (freeBytes - hashSlotNum! * INDEX_SLOT_BYTES) / INDEX_ENTRY_BYTES;
-  if (!Number.isSafeInteger(slots) || !Number.isSafeInteger(entries) || slots < 1 || entries < 2) return null;
-  return indexFileSizeBytes(slots, entries) === sizeBytes ? { hashSlotNum: slots, indexNum: entries } : null;
 }
 
 /**

@@ -380,3 +380,14 @@ test('dirty regions: entries since markClean, slot pages coalesced into runs, he
     header: true,
   });
 });
+
+test('indexLayoutForSize: both counts checked against the size, a missing one derived, no whole fit is null', async () => {
+  const { indexLayoutForSize } = await import('../../../src/format/hash_index.js');
+  const size = indexFileSizeBytes(16, 100);
+  assert.deepEqual(indexLayoutForSize(size, 16, 100), { hashSlotNum: 16, indexNum: 100 });
+  assert.deepEqual(indexLayoutForSize(size, 16, undefined), { hashSlotNum: 16, indexNum: 100 });
+  assert.deepEqual(indexLayoutForSize(size, undefined, 100), { hashSlotNum: 16, indexNum: 100 });
+  assert.equal(indexLayoutForSize(size, 16, 99), null);
+  assert.equal(indexLayoutForSize(size, 17, undefined), null, '4 bytes more slots leave no whole entry count');
+  assert.equal(indexLayoutForSize(size, undefined, undefined), null);
+});
