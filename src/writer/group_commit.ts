@@ -83,6 +83,8 @@ export interface GroupCommitterOptions {
   now?: () => number;
   /** Set to keep zero-filled blocks ahead of the writer (warmMapedFileEnable). */
   warmStorage?: Storage | undefined;
+  /** enabledAppendPropCRC: records end with the appended CRC reserve, which the writer fills. */
+  appendRecordCrc?: boolean;
   /** Told (epoch ms) when a write to the files begins and (0) when it ends: pageCacheLockTimeMills. */
   onCommitBusy?: (beganAtMs: number) => void;
   /** The dispatcher's durable progress, written into every checkpoint (positions board). */
@@ -97,6 +99,7 @@ export class GroupCommitter {
   private readonly onProgress: (progress: WriterProgress) => void;
   private readonly dispatcherPositions: (() => DispatcherPositions) | undefined;
   private readonly onCommitBusy: ((beganAtMs: number) => void) | undefined;
+  private readonly appendRecordCrc: boolean;
   private readonly now: () => number;
   private readonly runs: Run[] = [];
   private stagedRingBytes = 0;
@@ -133,6 +136,7 @@ export class GroupCommitter {
     this.onProgress = options.onProgress;
     this.dispatcherPositions = options.dispatcherPositions;
     this.onCommitBusy = options.onCommitBusy;
+    this.appendRecordCrc = options.appendRecordCrc === true;
     this.now = options.now ?? (() => performance.now());
     this.stagedWhere = options.endPhysicalOffset;
     this.wroteWhere = options.endPhysicalOffset;
@@ -252,7 +256,7 @@ export class GroupCommitter {
       assert(recordPhysical === physical, 'a record carries its own physical offset');
       assert(physical + totalSize + BLANK_RECORD_BYTES <= segmentEnd, 'a record leaves room for a BLANK');
       this.fillBodyCrc(relative);
-      this.fillRecordCrc(relative, totalSize); // Last: it covers the body CRC too.
+      if (this.appendRecordCrc) this.fillRecordCrc(relative, totalSize); // Last: it covers the body CRC too.
       this.appendRun(physical, totalSize, physical + totalSize);
       lastRecordRelative = relative;
       relative += totalSize;

@@ -71,6 +71,7 @@ export class WriterService {
       warmStorage: config.warmMapedFileEnable ? storage : undefined,
       dispatcherPositions: () => positions.dispatcher(),
       onCommitBusy: (beganAtMs) => positions.publishCommitBusy(beganAtMs),
+      appendRecordCrc: config.enabledAppendPropCRC,
     });
     this.running = this.committer.run().catch((error: unknown) => {
       this.failed = error instanceof StoreError ? error : new StoreError('E_WORKER_FAILED', String(error));
